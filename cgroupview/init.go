@@ -1,0 +1,368 @@
+package cgroupview
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Process names a process and pins it against PID reuse: the same PID with
+// another StartTicks is another process.
+type Process struct {
+	PID int
+	// StartTicks is field 22 (starttime) of /proc/<pid>/stat: clock ticks
+	// since boot when the process started.
+	StartTicks uint64
+}
+
+// nsID identifies a namespace: the device and inode of its nsfs file.
+type nsID struct {
+	dev, ino uint64
+}
+
+// minPruneAt is the cache size below which the init cache is never pruned.
+const minPruneAt = 256
+
+// initCache maps a pid namespace inode to the init (PID 1) of that
+// namespace, as the daemon sees it.
+type initCache struct {
+	mu      sync.Mutex
+	self    nsID // the daemon's own pid namespace, once known
+	selfOK  bool
+	m       map[uint64]Process
+	pruneAt int  // prune when len(m) grows past this
+	pruning bool // a prune is running
+	// noIoctl makes lookups scan ProcFS as on kernels without
+	// NS_GET_TGID_FROM_PIDNS; tests set it.
+	noIoctl bool
+}
+
+// ContainerInit finds whose cgroups a FUSE request from thread tid should
+// see. ref is the process whose cgroups to use; init is the init (PID 1) of
+// tid's pid namespace, whose start time gives the container's uptime.
+//
+// A caller in the daemon's own pid namespace uses its own cgroups (ref is
+// tid's process, init is PID 1). A caller in another pid namespace uses
+// that namespace's init (ref == init). The init is found without forking:
+// with ioctl NS_GET_TGID_FROM_PIDNS (Linux 6.11+) on the caller's ns/pid, or
+// else by scanning ProcFS for the process of that namespace whose NSpid
+// ends in 1 (Linux 4.1+). It is cached by namespace inode and revalidated
+// on every hit by its start time and namespace, so a recycled PID is never
+// taken for the init.
+//
+// A tid of 0 (kernel-issued requests, callers invisible in the daemon's pid
+// namespace) or a caller that is gone gives an error wrapping ErrNoProcess.
+func (v *View) ContainerInit(tid int) (ref Process, init Process, err error) {
+	if tid <= 0 {
+		return Process{}, Process{}, fmt.Errorf("%w: pid %d", ErrNoProcess, tid)
+	}
+	ns, err := v.pidNS(tid)
+	if err != nil {
+		return Process{}, Process{}, noProcess(err)
+	}
+	self, err := v.selfPidNS()
+	if err != nil {
+		return Process{}, Process{}, err
+	}
+	if ns == self {
+		b, err := readSmall(v.procPath(tid, "status"))
+		if err != nil {
+			return Process{}, Process{}, noProcess(err)
+		}
+		s, ok := ParseStatusField(b, "Tgid")
+		tgid, err := strconv.Atoi(s)
+		if !ok || err != nil || tgid <= 0 {
+			return Process{}, Process{}, fmt.Errorf("%w: %s: bad Tgid %q", ErrParse, v.procPath(tid, "status"), s)
+		}
+		if ref, err = v.process(tgid); err != nil {
+			return Process{}, Process{}, noProcess(err)
+		}
+		if init, err = v.process(1); err != nil {
+			return Process{}, Process{}, fmt.Errorf("cgroupview: pid 1: %w", err)
+		}
+		return ref, init, nil
+	}
+	if p, ok := v.cachedInit(ns.ino); ok {
+		return p, p, nil
+	}
+	p, err := v.findInit(tid, ns)
+	if err != nil {
+		return Process{}, Process{}, err
+	}
+	v.storeInit(ns.ino, p)
+	return p, p, nil
+}
+
+// noProcess wraps err in ErrNoProcess when it says the process is gone.
+func noProcess(err error) error {
+	if isGone(err) {
+		return fmt.Errorf("%w: %v", ErrNoProcess, err)
+	}
+	return err
+}
+
+// pidNS identifies the pid namespace of pid from ProcFS/<pid>/ns/pid.
+func (v *View) pidNS(pid int) (nsID, error) {
+	return statNS(v.procPath(pid, "ns/pid"))
+}
+
+func statNS(name string) (nsID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(name, &st); err != nil {
+		return nsID{}, &fs.PathError{Op: "stat", Path: name, Err: err}
+	}
+	return nsID{dev: uint64(st.Dev), ino: st.Ino}, nil
+}
+
+// selfPidNS is the daemon's own pid namespace, read once.
+func (v *View) selfPidNS() (nsID, error) {
+	c := &v.inits
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.selfOK {
+		return c.self, nil
+	}
+	ns, err := statNS(v.procFS + "/self/ns/pid")
+	if err != nil {
+		return nsID{}, fmt.Errorf("cgroupview: own pid namespace: %w", err)
+	}
+	c.self, c.selfOK = ns, true
+	return ns, nil
+}
+
+// process reads the start time of pid.
+func (v *View) process(pid int) (Process, error) {
+	name := v.procPath(pid, "stat")
+	b, err := readSmall(name)
+	if err != nil {
+		return Process{}, err
+	}
+	start, err := ParseStatStartTicks(b)
+	if err != nil {
+		return Process{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return Process{PID: pid, StartTicks: start}, nil
+}
+
+// isInit reports whether p is still the same process and still in pid
+// namespace ino. The namespace is checked after the start time, so a PID
+// recycled in between is caught by one check or the other.
+func (v *View) isInit(p Process, ino uint64) bool {
+	q, err := v.process(p.PID)
+	if err != nil || q.StartTicks != p.StartTicks {
+		return false
+	}
+	ns, err := v.pidNS(p.PID)
+	return err == nil && ns.ino == ino
+}
+
+func (v *View) cachedInit(ino uint64) (Process, bool) {
+	c := &v.inits
+	c.mu.Lock()
+	p, ok := c.m[ino]
+	c.mu.Unlock()
+	if !ok {
+		return Process{}, false
+	}
+	if v.isInit(p, ino) {
+		return p, true
+	}
+	c.mu.Lock()
+	if c.m[ino] == p {
+		delete(c.m, ino)
+	}
+	c.mu.Unlock()
+	return Process{}, false
+}
+
+// storeInit caches p as the init of namespace ino. When the cache has
+// doubled since the last prune, entries whose init is gone are dropped, so
+// memory follows the number of live containers.
+func (v *View) storeInit(ino uint64, p Process) {
+	c := &v.inits
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[uint64]Process)
+	}
+	c.m[ino] = p
+	var entries map[uint64]Process
+	if len(c.m) > max(c.pruneAt, minPruneAt) && !c.pruning {
+		c.pruning = true
+		entries = maps.Clone(c.m)
+	}
+	c.mu.Unlock()
+	if entries == nil {
+		return
+	}
+	// Validate without the lock: it reads two files per entry.
+	var dead []uint64
+	for k, q := range entries {
+		if !v.isInit(q, k) {
+			dead = append(dead, k)
+		}
+	}
+	c.mu.Lock()
+	for _, k := range dead {
+		if c.m[k] == entries[k] {
+			delete(c.m, k)
+		}
+	}
+	c.pruneAt = 2 * len(c.m)
+	c.pruning = false
+	c.mu.Unlock()
+}
+
+// errNoIoctl says the kernel lacks NS_GET_TGID_FROM_PIDNS (before 6.11), or
+// ns/pid is not an nsfs file (fixture trees).
+var errNoIoctl = errors.New("NS_GET_TGID_FROM_PIDNS not supported")
+
+// findInit looks up the init of tid's pid namespace ns.
+func (v *View) findInit(tid int, ns nsID) (Process, error) {
+	if !v.inits.noIoctl {
+		pid, err := v.initByIoctl(tid, ns)
+		switch {
+		case err == nil:
+			p, err := v.process(pid)
+			if err == nil && v.isInit(p, ns.ino) {
+				return p, nil
+			}
+			// The init exited just now: its namespace is being torn down.
+			return Process{}, fmt.Errorf("%w: init %d of the pid namespace of %d exited", ErrNoProcess, pid, tid)
+		case !errors.Is(err, errNoIoctl):
+			return Process{}, err
+		}
+	}
+	return v.initByScan(tid, ns)
+}
+
+// initByIoctl asks the kernel for the PID, in the daemon's namespace, of PID
+// 1 of the namespace ns/pid of tid refers to.
+func (v *View) initByIoctl(tid int, ns nsID) (int, error) {
+	name := v.procPath(tid, "ns/pid")
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, noProcess(&fs.PathError{Op: "open", Path: name, Err: err})
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, &fs.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	if (nsID{dev: uint64(st.Dev), ino: st.Ino}) != ns {
+		// tid exited and its number was reused between stat and open.
+		return 0, fmt.Errorf("%w: thread %d was replaced", ErrNoProcess, tid)
+	}
+	// The argument is a PID value, not a pointer: unix.IoctlRetInt cannot
+	// pass it.
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(unix.NS_GET_TGID_FROM_PIDNS), 1)
+	switch {
+	case errno == unix.ENOTTY || errno == unix.EINVAL:
+		return 0, errNoIoctl
+	case errno == unix.ESRCH || (errno == 0 && int(r) <= 0):
+		return 0, fmt.Errorf("%w: the pid namespace of %d has no init", ErrNoProcess, tid)
+	case errno != 0:
+		return 0, fmt.Errorf("cgroupview: %s: %w", name, os.NewSyscallError("ioctl NS_GET_TGID_FROM_PIDNS", errno))
+	}
+	return int(r), nil
+}
+
+// initByScan finds the init of ns among the processes listed in ProcFS: the
+// one in ns whose NSpid line ends in 1. It costs a stat per process and
+// suits only kernels without the ioctl.
+func (v *View) initByScan(tid int, ns nsID) (Process, error) {
+	entries, err := os.ReadDir(v.procFS)
+	if err != nil {
+		return Process{}, fmt.Errorf("cgroupview: %w", err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if pns, err := v.pidNS(pid); err != nil || pns != ns {
+			continue
+		}
+		b, err := readSmall(v.procPath(pid, "status"))
+		if err != nil {
+			continue
+		}
+		nspid, ok := ParseStatusField(b, "NSpid")
+		if !ok || lastField(nspid) != "1" {
+			continue
+		}
+		p, err := v.process(pid)
+		if err != nil || !v.isInit(p, ns.ino) {
+			continue
+		}
+		return p, nil
+	}
+	if _, err := v.pidNS(tid); err != nil {
+		return Process{}, noProcess(err)
+	}
+	return Process{}, fmt.Errorf("cgroupview: no process with NSpid ending in 1 shares the pid namespace of %d", tid)
+}
+
+func lastField(s string) string {
+	f := bytes.Fields([]byte(s))
+	if len(f) == 0 {
+		return ""
+	}
+	return string(f[len(f)-1])
+}
+
+// ParseStatStartTicks returns field 22 (starttime) of /proc/<pid>/stat. The
+// fields are counted after the last ')', since the command name (field 2)
+// may hold spaces and parentheses.
+func ParseStatStartTicks(b []byte) (uint64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("%w: stat has no \")\"", ErrParse)
+	}
+	rest := b[i+1:]
+	// rest is " S ppid ...": field 3 (state) is the first after ")".
+	const want = 22 - 3
+	for n := 0; ; n++ {
+		for len(rest) > 0 && rest[0] == ' ' {
+			rest = rest[1:]
+		}
+		if len(rest) == 0 {
+			return 0, fmt.Errorf("%w: stat has %d fields, want at least 22", ErrParse, n+2)
+		}
+		j := bytes.IndexAny(rest, " \n")
+		if j < 0 {
+			j = len(rest)
+		}
+		if n == want {
+			return parseUint(rest[:j])
+		}
+		rest = rest[j:]
+		if len(rest) > 0 && rest[0] == '\n' {
+			rest = nil
+		}
+	}
+}
+
+// ParseStatusField returns the value of "key:" in /proc/<pid>/status text,
+// with surrounding white space removed ("Tgid" gives "1234"; "NSpid" gives
+// "30565\t1"). ok is false when the key is absent.
+func ParseStatusField(b []byte, key string) (string, bool) {
+	for len(b) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			line, b = b, nil
+		}
+		if len(line) > len(key) && line[len(key)] == ':' && string(line[:len(key)]) == key {
+			return string(bytes.TrimSpace(line[len(key)+1:])), true
+		}
+	}
+	return "", false
+}
