@@ -1,0 +1,34 @@
+// Package fs is the FUSE side of lxcfs-go: the node tree (proc files, the
+// mirrored sys cpu directory), file handles, and the loop that serves
+// /dev/fuse.
+//
+// # Layers
+//
+// FS implements go-fuse's raw fuse.RawFileSystem, not its fs package: the
+// kernel keeps the node IDs of bind-mounted files for a container's whole
+// life, and a successor daemon must answer for them, so IDs, generations and
+// file handles are given out deterministically here (tree.go). Server mounts
+// with mount(2) on a /dev/fuse fd it owns and runs its own reader loop
+// around fuse.ProtocolServer, keeping the raw INIT request.
+//
+// # Reads
+//
+// Open returns FOPEN_DIRECT_IO|FOPEN_NOFLUSH and a handle. A read at offset
+// 0 (or the first read) renders the file for the reading thread's container
+// into the handle's buffer; reads at other offsets slice it; reads past the
+// end return 0 bytes. A per-handle mutex serializes reads on one handle,
+// since the kernel may send them in parallel. st_size is 0, as in procfs.
+//
+// # Caching
+//
+// Names and attributes that are the same for every caller carry a 0.5 s
+// TTL. The kernel's dentry cache is per mount, not per caller, so names whose
+// existence depends on the caller (cpuN directories) have TTL 0 and lookups
+// that fail are not cached.
+//
+// # Errors
+//
+// errno.go maps errors to statuses in one place. Nothing is writable: writes,
+// truncation and opens for writing fail with EACCES, changes to the tree's
+// shape with EPERM; no write reaches the host.
+package fs

@@ -1,0 +1,198 @@
+package fs
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mount names as `mount` shows them: the source says it is us, the type
+// stays fuse.lxcfs because scripts and tools (the LXC hook among them) look
+// for it.
+const (
+	MountSource = "lxcfs-go"
+	MountType   = "fuse.lxcfs"
+	// maxRead bounds one READ request; the reader buffer is this plus room
+	// for the request header.
+	maxRead = 128 * 1024
+)
+
+// MountOptions are the options that reach mount(2).
+type MountOptions struct {
+	// Extra is lxcfs's -o list. Options lxcfs drops (allow_other,
+	// direct_io, entry_timeout, attr_timeout, nonempty) are dropped here
+	// too; generic ones (ro, noexec, ...) become mount flags; FUSE ones
+	// (default_permissions, max_read, blksize) go to the kernel; fsname
+	// and subtype rename the mount. Anything else is an error.
+	Extra []string
+}
+
+type mountArgs struct {
+	source, fstype string
+	flags          uintptr
+	data           []string
+}
+
+// ParseMountOptions turns lxcfs -o options into mount(2) arguments.
+func parseMountOptions(extra []string) (mountArgs, error) {
+	a := mountArgs{source: MountSource, fstype: MountType, flags: unix.MS_NOSUID | unix.MS_NODEV}
+	flagOpts := map[string]uintptr{
+		"ro": unix.MS_RDONLY, "noexec": unix.MS_NOEXEC, "nosuid": unix.MS_NOSUID,
+		"nodev": unix.MS_NODEV, "noatime": unix.MS_NOATIME, "nodiratime": unix.MS_NODIRATIME,
+		"relatime": unix.MS_RELATIME, "sync": unix.MS_SYNCHRONOUS, "dirsync": unix.MS_DIRSYNC,
+	}
+	for _, o := range extra {
+		o = strings.TrimSpace(o)
+		key, val, _ := strings.Cut(o, "=")
+		switch {
+		case o == "" || o == "rw" || o == "allow_other" || o == "direct_io" || o == "nonempty" ||
+			strings.HasPrefix(o, "entry_timeout") || strings.HasPrefix(o, "attr_timeout"):
+			// lxcfs drops these too: we always set allow_other and direct
+			// I/O, and choose the timeouts ourselves.
+		case flagOpts[o] != 0:
+			a.flags |= flagOpts[o]
+		case o == "default_permissions":
+			a.data = append(a.data, o)
+		case key == "max_read" || key == "blksize":
+			if _, err := strconv.ParseUint(val, 10, 32); err != nil {
+				return a, fmt.Errorf("-o %s: not a number", o)
+			}
+			if key == "max_read" {
+				return a, fmt.Errorf("-o %s: max_read is fixed at %d", o, maxRead)
+			}
+			a.data = append(a.data, o)
+		case key == "fsname" && val != "":
+			a.source = val
+		case key == "subtype" && val != "":
+			a.fstype = "fuse." + val
+		default:
+			return a, fmt.Errorf("-o %s: unsupported mount option", o)
+		}
+	}
+	return a, nil
+}
+
+// mount opens /dev/fuse and mounts a FUSE filesystem on dir whose requests
+// arrive on the returned fd. The kernel sends INIT next; the caller serves
+// it.
+func mount(dir string, opts MountOptions) (*os.File, error) {
+	args, err := parseMountOptions(opts.Extra)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMountpoint(dir); err != nil {
+		return nil, err
+	}
+	fd, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/fuse: %w", err)
+	}
+	data := append([]string{
+		"fd=" + strconv.Itoa(fd),
+		"rootmode=40000",
+		"user_id=0",
+		"group_id=0",
+		"allow_other",
+		"max_read=" + strconv.Itoa(maxRead),
+	}, args.data...)
+	if err := unix.Mount(args.source, dir, args.fstype, args.flags, strings.Join(data, ",")); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mount %s on %s: %w", args.fstype, dir, err)
+	}
+	return os.NewFile(uintptr(fd), "/dev/fuse"), nil
+}
+
+// checkMountpoint refuses what mount(2) would accept but users would not
+// want: a non-directory, or a directory something is already mounted on.
+// A FUSE mount left by a crashed daemon (ENOTCONN) is detached first, so
+// that a restart recovers it.
+func checkMountpoint(dir string) error {
+	var st unix.Stat_t
+	err := unix.Stat(dir, &st)
+	if errors.Is(err, unix.ENOTCONN) {
+		if uerr := unix.Unmount(dir, unix.MNT_DETACH); uerr != nil {
+			return fmt.Errorf("mountpoint %s: stale FUSE mount that cannot be detached: %w", dir, uerr)
+		}
+		err = unix.Stat(dir, &st)
+	}
+	if err != nil {
+		return fmt.Errorf("mountpoint %s: %w", dir, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("mountpoint %s: not a directory", dir)
+	}
+	if m, ok := mountedOn(dir); ok {
+		return fmt.Errorf("mountpoint %s: busy: %s", dir, m)
+	}
+	return nil
+}
+
+// mountedOn reports the mount (type and source) at dir, if any.
+func mountedOn(dir string) (string, bool) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 || unescapeMountinfo(fields[4]) != abs {
+			continue
+		}
+		desc := "a filesystem is already mounted there"
+		for i, f := range fields {
+			if f == "-" && i+2 < len(fields) {
+				desc = fields[i+1] + " from " + fields[i+2] + " is already mounted there"
+			}
+		}
+		return desc, true
+	}
+	return "", false
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for space) of mountinfo.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// Unmount detaches the filesystem at dir. Containers' bind mounts keep a
+// plain umount busy, so it falls back to a lazy detach.
+func Unmount(dir string) error {
+	err := unix.Unmount(dir, 0)
+	if err == nil || errors.Is(err, unix.EINVAL) {
+		return nil
+	}
+	if derr := unix.Unmount(dir, unix.MNT_DETACH); derr != nil && !errors.Is(derr, unix.EINVAL) {
+		return fmt.Errorf("unmount %s: %w", dir, derr)
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package fs
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/content"
+)
+
+// The sys cpu tree mirrors the host's /sys/devices/system/cpu read-only, with
+// these differences (SPEC section 5):
+//   - online, present and possible list the caller's CPUs; offline is empty;
+//   - only the caller's cpuN directories exist, and their online reads 1;
+//   - nothing is writable, so no write ever reaches the host.
+
+// cpuLists are the files of the cpu directory itself that are virtual.
+var cpuLists = map[string]content.File{
+	"online":   content.CPUOnline,
+	"present":  content.CPUPresent,
+	"possible": content.CPUPossible,
+	"offline":  content.CPUOffline,
+}
+
+// classify says what the path rel below the cpu directory is: virtual
+// (a content file), or a mirror of whatever the host has there.
+func (fs *FS) classify(rel string) (nodeKind, content.File, fuse.Status) {
+	dir, name := path.Split(rel)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		if f, ok := cpuLists[name]; ok {
+			return kindFile, f, fuse.OK
+		}
+	}
+	if name == "online" && !strings.Contains(dir, "/") {
+		if _, ok := cpuNumber(dir); ok {
+			return kindFile, content.CPUNOnline, fuse.OK
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(fs.sysCPU, rel), &st); err != nil {
+		return 0, 0, errnoOf(err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return kindSysDir, 0, fuse.OK
+	case unix.S_IFREG:
+		return kindSysFile, 0, fuse.OK
+	case unix.S_IFLNK:
+		return kindSysLink, 0, fuse.OK
+	}
+	return 0, 0, fuse.ENOENT
+}
+
+// topCPU returns the cpuN component a path starts with, if any.
+func topCPU(rel string) (string, bool) {
+	first, _, _ := strings.Cut(rel, "/")
+	_, ok := cpuNumber(first)
+	return first, ok
+}
+
+func (fs *FS) sysLookup(parent *node, name string, pid int) (*node, time.Duration, fuse.Status) {
+	if name == "." || name == ".." || strings.Contains(name, "/") {
+		return nil, 0, fuse.ENOENT
+	}
+	rel := path.Join(parent.rel, name)
+	ttl := staticTTL
+	if parent.rel == "" {
+		if _, isCPU := cpuNumber(name); isCPU {
+			view, err := fs.src.CPUView(pid)
+			if err != nil {
+				return nil, 0, errnoOf(err)
+			}
+			if !containsName(visibleCPUNames(view.Host, view.Renumber), name) {
+				return nil, 0, fuse.ENOENT
+			}
+			// Whether cpuN exists differs by caller: never cache the name.
+			ttl = 0
+		}
+	}
+	kind, f, st := fs.classify(rel)
+	if !st.Ok() {
+		return nil, 0, st
+	}
+	return fs.tree.sysNode(parent.id, rel, kind, f), ttl, fuse.OK
+}
+
+func (fs *FS) sysList(dir *node, pid int) ([]fuse.DirEntry, fuse.Status) {
+	entries := []fuse.DirEntry{
+		{Name: ".", Ino: dir.id, Mode: syscall.S_IFDIR},
+		{Name: "..", Ino: dir.parent, Mode: syscall.S_IFDIR},
+	}
+	des, err := os.ReadDir(filepath.Join(fs.sysCPU, dir.rel))
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	var visible []string
+	if dir.rel == "" {
+		view, err := fs.src.CPUView(pid)
+		if err != nil {
+			return nil, errnoOf(err)
+		}
+		visible = visibleCPUNames(view.Host, view.Renumber)
+	}
+	seen := map[string]bool{}
+	addName := func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		rel := path.Join(dir.rel, name)
+		kind, f, st := fs.classify(rel)
+		if !st.Ok() {
+			return
+		}
+		n := fs.tree.sysNode(dir.id, rel, kind, f)
+		mode := uint32(syscall.S_IFREG)
+		switch kind {
+		case kindSysDir:
+			mode = syscall.S_IFDIR
+		case kindSysLink:
+			mode = syscall.S_IFLNK
+		}
+		entries = append(entries, fuse.DirEntry{Name: name, Ino: n.id, Mode: mode})
+	}
+	for _, de := range des {
+		name := de.Name()
+		if dir.rel == "" {
+			if _, isCPU := cpuNumber(name); isCPU && !containsName(visible, name) {
+				continue
+			}
+		}
+		addName(name)
+	}
+	switch {
+	case dir.rel == "":
+		for _, name := range []string{"online", "possible", "present", "offline"} {
+			addName(name)
+		}
+	case !strings.Contains(dir.rel, "/"):
+		if _, isCPU := cpuNumber(dir.rel); isCPU {
+			addName("online")
+		}
+	}
+	return entries, fuse.OK
+}
+
+func (fs *FS) sysAttr(n *node, out *fuse.Attr) fuse.Status {
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(fs.sysCPU, n.rel), &st); err != nil {
+		if n.kind == kindFile {
+			st = unix.Stat_t{}
+		} else {
+			return errnoOf(err)
+		}
+	}
+	switch n.kind {
+	case kindSysDir:
+		out.Mode = syscall.S_IFDIR | 0o555
+		out.Nlink = 2
+	case kindSysLink:
+		out.Mode = syscall.S_IFLNK | 0o777
+		out.Nlink = 1
+		out.Size = uint64(st.Size)
+	default:
+		// Read bits only: nothing is writable through us.
+		out.Mode = syscall.S_IFREG | uint32(st.Mode)&0o444
+		out.Nlink = 1
+		out.Size = uint64(st.Size)
+	}
+	return fuse.OK
+}
+
+// sysRead copies a host sysfs file. Reading at most one page matches sysfs,
+// whose attribute files are one page at most.
+func (fs *FS) sysRead(dst []byte, n *node) ([]byte, error) {
+	f, err := os.Open(filepath.Join(fs.sysCPU, n.rel))
+	if err != nil {
+		return dst, err
+	}
+	defer f.Close()
+	start := len(dst)
+	dst = append(dst, make([]byte, 4096)...)
+	m, err := f.Read(dst[start:])
+	if err != nil && !errors.Is(err, io.EOF) {
+		return dst[:start], err
+	}
+	return dst[:start+m], nil
+}
