@@ -1,0 +1,210 @@
+package ocihook
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// InjectAnnotation opts a container out when it is "false". The Kubernetes
+// webhook reads the same key on pods.
+const InjectAnnotation = "lxcfs-go.io/inject"
+
+// State is the part of the OCI runtime state that the hook reads.
+type State struct {
+	ID          string            `json:"id"`
+	Status      string            `json:"status"`
+	PID         int               `json:"pid"`
+	Bundle      string            `json:"bundle"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// Config is the part of a bundle's config.json that the hook reads.
+type Config struct {
+	Root struct {
+		Path string `json:"path"`
+	} `json:"root"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// ParseState decodes the state the runtime writes on the hook's stdin.
+func ParseState(r io.Reader) (State, error) {
+	var s State
+	if err := json.NewDecoder(r).Decode(&s); err != nil {
+		return State{}, fmt.Errorf("bad OCI state on stdin: %w", err)
+	}
+	if s.PID <= 0 {
+		return State{}, fmt.Errorf("the OCI state has no pid (status %q)", s.Status)
+	}
+	if s.Bundle == "" {
+		return State{}, errors.New("the OCI state has no bundle")
+	}
+	return s, nil
+}
+
+// ReadConfig reads config.json of the bundle.
+func ReadConfig(bundle string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("bad %s/config.json: %w", bundle, err)
+	}
+	if c.Root.Path == "" {
+		return c, fmt.Errorf("%s/config.json has no root.path", bundle)
+	}
+	return c, nil
+}
+
+// RootPath is the absolute, symlink-free rootfs path of a bundle.
+func (c Config) RootPath(bundle string) (string, error) {
+	p := c.Root.Path
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(bundle, p)
+	}
+	return filepath.EvalSymlinks(p)
+}
+
+// OptedOut reports whether the container's annotations turn the hook off.
+func OptedOut(s State, c Config) bool {
+	return strings.EqualFold(s.Annotations[InjectAnnotation], "false") ||
+		strings.EqualFold(c.Annotations[InjectAnnotation], "false")
+}
+
+// Daemon is what the daemon's directory offers.
+type Daemon struct {
+	// Dir is its mount point.
+	Dir string
+	// Proc lists the entries of Dir/proc, "pressure" included.
+	Proc []string
+	// CPU lists the entries of Dir/sys/devices/system/cpu; nil if absent.
+	CPU []string
+}
+
+// Bind is one bind mount: Source on the host onto Target, a path relative to
+// the container's rootfs.
+type Bind struct {
+	Source   string
+	Target   string
+	ReadOnly bool
+}
+
+// Plan lists the binds for a container, in the order they are made. The
+// caller skips those whose target the rootfs lacks or has mounted already.
+func Plan(d Daemon) []Bind {
+	var binds []Bind
+	for _, name := range d.Proc {
+		if name == "pressure" {
+			continue // refused by runc under /proc: see the package comment
+		}
+		binds = append(binds, Bind{
+			Source:   path.Join(d.Dir, "proc", name),
+			Target:   path.Join("proc", name),
+			ReadOnly: true,
+		})
+	}
+	const cpu = "sys/devices/system/cpu"
+	if slices.Contains(d.CPU, "uevent") {
+		// The daemon serves a whole view of the directory.
+		binds = append(binds, Bind{Source: path.Join(d.Dir, cpu), Target: cpu, ReadOnly: true})
+	} else {
+		for _, name := range d.CPU {
+			binds = append(binds, Bind{
+				Source:   path.Join(d.Dir, cpu, name),
+				Target:   path.Join(cpu, name),
+				ReadOnly: true,
+			})
+		}
+	}
+	// Nesting: writable, so that the cgroup tree below it stays usable.
+	return append(binds, Bind{Source: d.Dir, Target: "var/lib/lxcfs"})
+}
+
+// ErrNotMounted says that the daemon does not serve its directory.
+var ErrNotMounted = errors.New("lxcfs-go is not mounted")
+
+// ReadDaemon checks that the daemon is mounted at dir (the last mount there
+// in mountinfo is of type fuse.lxcfs) and answers, and lists its files.
+func ReadDaemon(dir string, mountinfo io.Reader) (Daemon, error) {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return Daemon{}, fmt.Errorf("%w at %s: %w", ErrNotMounted, dir, err)
+	}
+	fstype, err := lastMount(mountinfo, real)
+	if err != nil {
+		return Daemon{}, err
+	}
+	if fstype != "fuse.lxcfs" {
+		return Daemon{}, fmt.Errorf("%w at %s", ErrNotMounted, real)
+	}
+	d := Daemon{Dir: real}
+	// A daemon that died leaves its mount behind: reads fail with ENOTCONN.
+	if d.Proc, err = names(filepath.Join(real, "proc")); err != nil {
+		return Daemon{}, fmt.Errorf("%w: the mount at %s does not answer: %w", ErrNotMounted, real, err)
+	}
+	d.CPU, err = names(filepath.Join(real, "sys/devices/system/cpu"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Daemon{}, fmt.Errorf("%w: the mount at %s does not answer: %w", ErrNotMounted, real, err)
+	}
+	return d, nil
+}
+
+func names(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out, nil
+}
+
+// lastMount returns the file system type of the last mount at mountpoint in
+// a mountinfo file, "" if there is none.
+func lastMount(mountinfo io.Reader, mountpoint string) (string, error) {
+	fstype := ""
+	sc := bufio.NewScanner(mountinfo)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		// id parent major:minor root mountpoint options [optional...] - type source super
+		fields := strings.Fields(sc.Text())
+		sep := slices.Index(fields, "-")
+		if sep < 6 || sep+1 >= len(fields) {
+			return "", fmt.Errorf("bad mountinfo line %q", sc.Text())
+		}
+		if unescape(fields[4]) == mountpoint {
+			fstype = fields[sep+1]
+		}
+	}
+	return fstype, sc.Err()
+}
+
+// unescape undoes mountinfo's octal escapes (\040 is a space).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }

@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
+)
+
+const unitFile = "deploy/systemd/lxcfs-go.service"
+
+// unitFor rewrites the unit's paths for a test: the daemon binary and the
+// mount point.
+func unitFor(t *testing.T, bin, mnt string) string {
+	t.Helper()
+	b, err := os.ReadFile(repo(t, unitFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := strings.ReplaceAll(string(b), "/usr/bin/lxcfs-go", bin)
+	return strings.ReplaceAll(unit, "/var/lib/lxcfs", mnt)
+}
+
+// TestSystemdUnitVerify runs systemd-analyze verify on the unit. It needs
+// no running systemd, but it checks that the programs the unit runs exist,
+// so the daemon's path is replaced by the test's binary.
+func TestSystemdUnitVerify(t *testing.T) {
+	ensureTools(t, tool{"systemd-analyze", "systemd"})
+	dir := t.TempDir()
+	unit := filepath.Join(dir, "lxcfs-go.service")
+	if err := os.WriteFile(unit, []byte(unitFor(t, testenv.DaemonBinary(t), "/var/lib/lxcfs")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Any output is a finding: unknown keys are only warnings (exit 0).
+	out, err := command(time.Minute, "systemd-analyze", "verify", "--man=no", unit)
+	if err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+
+	// What docs/systemd.md and the issue promise the unit does.
+	keys := unitKeys(t, unitFor(t, "/usr/bin/lxcfs-go", "/var/lib/lxcfs"))
+	for key, want := range map[string]string{
+		"Type":                    "notify",
+		"ConditionVirtualization": "!container",
+		"Before":                  "lxc.service",
+		"ExecStartPre":            "/bin/mkdir -p /var/lib/lxcfs",
+		"ExecStart":               "/usr/bin/lxcfs-go -f /var/lib/lxcfs",
+		"ExecReload":              "/bin/kill -USR1 $MAINPID",
+		"ExecStopPost":            "-/bin/umount -l /var/lib/lxcfs",
+		"Restart":                 "on-failure",
+		"OOMScoreAdjust":          "-1000",
+		"KillMode":                "process",
+		"FileDescriptorStoreMax":  "8",
+		"Delegate":                "yes",
+		"WantedBy":                "multi-user.target",
+	} {
+		if got := keys[key]; got != want {
+			t.Errorf("%s=%q, want %q", key, got, want)
+		}
+	}
+}
+
+// unitKeys maps each key of a unit file to its last value.
+func unitKeys(t *testing.T, unit string) map[string]string {
+	t.Helper()
+	keys := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(unit))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "[") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			keys[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return keys
+}
+
+// TestSystemdUnitLifecycle does what systemd does with the unit, without
+// systemd: ExecStartPre, ExecStart with a NOTIFY_SOCKET until READY=1,
+// ExecReload, SIGTERM to the main process, ExecStopPost.
+func TestSystemdUnitLifecycle(t *testing.T) {
+	testenv.RequireMountAndCgroups(t)
+	bin := testenv.DaemonBinary(t)
+	mnt := filepath.Join(t.TempDir(), "lxcfs")
+	keys := unitKeys(t, unitFor(t, bin, mnt))
+
+	// ExecStartPre: the mount point need not exist.
+	if out, err := command(time.Minute, "sh", "-c", keys["ExecStartPre"]); err != nil {
+		t.Fatalf("ExecStartPre: %v\n%s", err, out)
+	}
+
+	// systemd's notify socket: a datagram socket named in NOTIFY_SOCKET.
+	sockPath := filepath.Join(t.TempDir(), "notify")
+	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	notes := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := sock.ReadFromUnix(buf)
+			if err != nil {
+				close(notes)
+				return
+			}
+			notes <- string(buf[:n])
+		}
+	}()
+
+	args := strings.Fields(keys["ExecStart"])
+	main := exec.Command(args[0], append(args[1:], "-p", filepath.Join(t.TempDir(), "pid"))...)
+	main.Env = append(os.Environ(), "NOTIFY_SOCKET="+sockPath)
+	var stderr strings.Builder
+	main.Stdout, main.Stderr = &stderr, &stderr
+	main.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := main.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = main.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		main.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			main.Process.Kill()
+		}
+		command(10*time.Second, "umount", "-l", mnt)
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", stderr.String())
+		}
+	})
+
+	// Type=notify: systemd waits for READY=1 (90 s by default) before it
+	// starts lxc.service.
+	startedAt := time.Now()
+	if !waitNote(t, notes, "READY=1", 10*time.Second) {
+		t.Errorf("no READY=1 on NOTIFY_SOCKET within 10s: under Type=notify systemd would fail the start")
+	}
+	t.Logf("READY=1 after %v", time.Since(startedAt))
+	meminfo := filepath.Join(mnt, "proc/meminfo")
+	if _, err := os.ReadFile(meminfo); err != nil {
+		t.Fatalf("after READY=1, %s: %v", meminfo, err)
+	}
+
+	// ExecReload: the mount keeps answering and the process keeps running.
+	reload := strings.ReplaceAll(keys["ExecReload"], "$MAINPID", strconv.Itoa(main.Process.Pid))
+	if out, err := command(time.Minute, "sh", "-c", reload); err != nil {
+		t.Fatalf("ExecReload: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := os.ReadFile(meminfo)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after ExecReload: %v", meminfo, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case <-exited:
+		t.Fatalf("the daemon exited on ExecReload (SIGUSR1): %v", waitErr)
+	default:
+	}
+
+	// Stop: KillMode=process sends SIGTERM to the main process only.
+	main.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		var exit *exec.ExitError
+		if errors.As(waitErr, &exit) {
+			t.Errorf("the daemon exited with %v on SIGTERM; systemd would count a failure", waitErr)
+		} else if waitErr != nil {
+			t.Errorf("daemon: %v", waitErr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the daemon did not exit within 10s of SIGTERM")
+	}
+	// ExecStopPost ("-": its failure is ignored) leaves nothing mounted.
+	stopPost := strings.TrimPrefix(keys["ExecStopPost"], "-")
+	command(time.Minute, "sh", "-c", stopPost)
+	if _, err := os.Stat(meminfo); err == nil {
+		t.Errorf("%s is still there after stop", meminfo)
+	}
+}
+
+func waitNote(t *testing.T, notes <-chan string, want string, timeout time.Duration) bool {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case n, ok := <-notes:
+			if !ok {
+				return false
+			}
+			for _, line := range strings.Split(n, "\n") {
+				if line == want {
+					return true
+				}
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package webhook
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The manifests in deploy/kubernetes must say what this package does: the
+// example pod binds exactly what the webhook adds, and the webhook
+// configuration calls the paths the server serves, with the key it reads.
+
+func readManifest(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../deploy/kubernetes/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "\t") {
+		t.Errorf("%s has a tab: YAML indents with spaces", name)
+	}
+	return string(b)
+}
+
+func TestExamplePodMatchesWebhook(t *testing.T) {
+	t.Parallel()
+	y := readManifest(t, "example-pod.yaml")
+	// "- name: X" followed by "mountPath: Y" is a mount; followed by
+	// "hostPath:" and "path: Y" it is a volume.
+	mountRE := regexp.MustCompile(`(?m)^\s*- name: (\S+)\n\s*mountPath: (\S+)\n\s*readOnly: true$`)
+	volumeRE := regexp.MustCompile(`(?m)^\s*- name: (\S+)\n\s*hostPath:\n\s*path: (\S+)$`)
+	var mounts, volumes []string
+	for _, m := range mountRE.FindAllStringSubmatch(y, -1) {
+		mounts = append(mounts, m[1]+"@"+m[2]+":ro")
+	}
+	for _, m := range volumeRE.FindAllStringSubmatch(y, -1) {
+		volumes = append(volumes, m[1]+"="+m[2])
+	}
+
+	doc, _ := mutate(t, `{"metadata":{},"spec":{"containers":[{"name":"app"}]}}`, Options{})
+	if diff := cmp.Diff(mountsOf(t, doc, "containers", 0), mounts); diff != "" {
+		t.Errorf("example-pod.yaml volumeMounts differ from the webhook's (-webhook +yaml):\n%s", diff)
+	}
+	if diff := cmp.Diff(volumesOf(doc), volumes); diff != "" {
+		t.Errorf("example-pod.yaml volumes differ from the webhook's (-webhook +yaml):\n%s", diff)
+	}
+}
+
+func TestWebhookManifest(t *testing.T) {
+	t.Parallel()
+	y := readManifest(t, "webhook.yaml")
+	for _, want := range []string{
+		"path: /mutate\n", "path: /mutate-opt-in\n", "path: /healthz\n",
+		"key: " + InjectKey + "\n", InjectKey + `: "true"`,
+		"--lxcfs-dir=" + DefaultDir + "\n",
+		`admissionReviewVersions: ["v1"]`,
+		"failurePolicy: Ignore",
+		"- webhook\n",
+	} {
+		if !strings.Contains(y, want) {
+			t.Errorf("webhook.yaml lacks %q", want)
+		}
+	}
+	ds := readManifest(t, "daemonset.yaml")
+	for _, want := range []string{
+		"hostPID: true", "privileged: true", "mountPropagation: Bidirectional",
+		"mountPath: " + DefaultDir + "\n", "path: " + DefaultDir + "\n", "preStop:",
+	} {
+		if !strings.Contains(ds, want) {
+			t.Errorf("daemonset.yaml lacks %q", want)
+		}
+	}
+}
