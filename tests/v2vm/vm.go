@@ -1,0 +1,387 @@
+package v2vm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lxcfs-go/lxcfs-go/tests/v2vm/wire"
+)
+
+// Paths inside the guest.
+const (
+	guestDaemon      = "/bin/lxcfs-go"
+	guestIntegration = "/bin/integration.test"
+	guestModuleDir   = "/lib/modules"
+	guestSrc         = "/src" // the repository's test data, for the integration tests
+)
+
+// initramfs says what goes into the guest's initramfs.
+type initramfs struct {
+	Busybox     string
+	Guest       string // becomes /init
+	Daemon      string // "" when it did not build
+	Integration string // "" when absent
+	// IntegrationDir is the integration package's directory relative to
+	// the repository root; its testdata/ is copied to /src/<dir>/testdata.
+	IntegrationDir string
+	RepoRoot       string
+	// HostTools are host binaries copied in with their shared libraries,
+	// replacing busybox's applets of the same name: the integration tests'
+	// testenv uses util-linux's unshare --cgroup, which busybox lacks, and
+	// runs it from "sh -c ... exec unshare", which Debian's static busybox
+	// ash would run as its own applet (it prefers applets to PATH), so sh
+	// is the host's too.
+	HostTools []string
+	Kernel    *kernel
+	Config    wire.Config
+}
+
+// writeInitramfs writes the uncompressed newc archive to dst.
+func writeInitramfs(dst string, in initramfs) error {
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	c := newCPIO(bw)
+	for _, d := range []string{"dev", "proc", "sys", "run", "mnt", "root", "etc", guestModuleDir, guestSrc} {
+		c.Dir(d, 0o755)
+	}
+	c.Dir("tmp", 0o1777)
+	c.CharDev("dev/console", 0o600, 5, 1)
+	c.CharDev("dev/null", 0o666, 1, 3)
+	c.CopyFile("init", 0o755, in.Guest)
+	c.CopyFile("bin/busybox", 0o755, in.Busybox)
+	applets, err := busyboxApplets(in.Busybox)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	fromHost := map[string]bool{}
+	for _, p := range in.HostTools {
+		fromHost[filepath.Base(p)] = true
+	}
+	for _, a := range applets {
+		if a != "busybox" && !strings.Contains(a, "/") && !fromHost[a] {
+			c.Symlink("bin/"+a, "busybox")
+		}
+	}
+	libs := map[string]bool{}
+	for _, p := range in.HostTools {
+		c.CopyFile("bin/"+filepath.Base(p), 0o755, p)
+		deps, err := sharedLibs(p)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		for _, l := range deps {
+			if !libs[l] {
+				libs[l] = true
+				c.CopyFile(l, 0o755, l) // follows the host's symlinks
+			}
+		}
+	}
+	c.Symlink("sbin", "bin")
+	c.Symlink("usr/bin", "../bin")
+	c.Symlink("usr/sbin", "../bin")
+	c.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"))
+	c.File("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
+	if in.Daemon != "" {
+		c.CopyFile(guestDaemon, 0o755, in.Daemon)
+	}
+	if in.Integration != "" {
+		c.CopyFile(guestIntegration, 0o755, in.Integration)
+		td := filepath.Join(in.RepoRoot, in.IntegrationDir, "testdata")
+		if st, err := os.Stat(td); err == nil && st.IsDir() {
+			if err := copyTree(c, td, path.Join(guestSrc, filepath.ToSlash(in.IntegrationDir), "testdata")); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		c.Dir(path.Join(guestSrc, filepath.ToSlash(in.IntegrationDir)), 0o755)
+	}
+	cfg := in.Config
+	for _, m := range in.Kernel.Modules {
+		p := path.Join(guestModuleDir, path.Base(m.File))
+		c.CopyFile(p, 0o644, filepath.Join(in.Kernel.Dir, m.File))
+		cfg.Modules = append(cfg.Modules, wire.Module{Name: m.Name, Path: p, Params: m.Params})
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		f.Close()
+		return err
+	}
+	c.File(wire.ConfigPath, 0o644, b)
+	if err := c.Close(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func copyTree(c *cpioWriter, src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := path.Join(dst, filepath.ToSlash(rel))
+		switch {
+		case d.IsDir():
+			c.Dir(target, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			c.Symlink(target, l)
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			c.CopyFile(target, uint32(info.Mode().Perm()), p)
+		}
+		return nil
+	})
+}
+
+// sharedLibs lists the shared libraries (and the ELF interpreter) a host
+// binary loads, from ldd; none for a static binary.
+func sharedLibs(bin string) ([]string, error) {
+	if isStaticELF(bin) {
+		return nil, nil
+	}
+	out, err := exec.Command("ldd", bin).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ldd %s: %w", bin, err)
+	}
+	var libs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			libs = append(libs, f[2])
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			libs = append(libs, f[0])
+		}
+	}
+	return libs, nil
+}
+
+// hostTools finds the host binaries the guest should have; absent ones are
+// left out (the busybox applet stays).
+func hostTools(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// busyboxApplets lists the applets of a (static, so runnable here) busybox.
+func busyboxApplets(bb string) ([]string, error) {
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --list: %w", bb, err)
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// vmSpec is one boot.
+type vmSpec struct {
+	QEMU      string
+	Kernel    string
+	Initramfs string
+	Append    string
+	Accel     string // "tcg" (default), "kvm"
+	MemoryMB  int
+	CPUs      int
+	Log       string // console log file
+	Timeout   time.Duration
+	Logf      func(string, ...any)
+}
+
+// qemuArgs is the command line; also written to run-qemu.sh for debugging.
+func (s vmSpec) qemuArgs() []string {
+	return []string{
+		s.QEMU,
+		"-nodefaults", "-no-user-config",
+		"-machine", "pc", "-accel", s.Accel, "-cpu", "max",
+		"-m", fmt.Sprint(s.MemoryMB), "-smp", fmt.Sprint(s.CPUs),
+		"-display", "none", "-serial", "stdio", "-no-reboot",
+		"-kernel", s.Kernel, "-initrd", s.Initramfs,
+		"-append", s.Append,
+	}
+}
+
+// vmRun is what one boot produced.
+type vmRun struct {
+	Results []wire.Result
+	Infos   []wire.Info
+	ITest   []string
+	Done    *wire.Done
+	// BadLines are protocol lines that did not parse.
+	BadLines []error
+	// FirstRecord and DoneAt are measured from qemu's start.
+	FirstRecord, DoneAt, Exited time.Duration
+	TimedOut                    bool
+	// Err is qemu's exit error, if any.
+	Err error
+}
+
+// runVM boots the VM and collects the guest's protocol lines from its
+// serial console, which is copied verbatim to spec.Log. qemu is killed (by
+// its PID, through exec.CommandContext) when the time limit passes, or a
+// few seconds after the guest said DONE without powering off.
+func runVM(ctx context.Context, spec vmSpec) (*vmRun, error) {
+	logf, err := os.Create(spec.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	ctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+	defer cancel()
+	args := spec.qemuArgs()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdin = nil
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: start %s: %v", errUnavailable, args[0], err)
+	}
+	spec.Logf("qemu pid %d started; console log %s", cmd.Process.Pid, spec.Log)
+
+	run := &vmRun{}
+	var once sync.Once
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		br := bufio.NewReaderSize(stdout, 1<<16)
+		for {
+			line, err := br.ReadString('\n')
+			if line != "" {
+				_, _ = io.WriteString(logf, line)
+				run.add(line, time.Since(start))
+				if run.Done != nil {
+					once.Do(func() {
+						// The guest powers off right after DONE; give it a
+						// moment, then stop qemu ourselves.
+						time.AfterFunc(10*time.Second, cancel)
+					})
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	<-done
+	werr := cmd.Wait()
+	run.Exited = time.Since(start)
+	if ctx.Err() != nil && run.Done == nil {
+		run.TimedOut = true
+	}
+	if werr != nil && run.Done == nil {
+		run.Err = fmt.Errorf("qemu: %w: %s", werr, lastLines(stderr.String(), 10))
+	}
+	if s := strings.TrimSpace(stderr.String()); s != "" {
+		_, _ = fmt.Fprintf(logf, "\n--- qemu stderr ---\n%s\n", s)
+	}
+	return run, nil
+}
+
+func (r *vmRun) add(line string, at time.Duration) {
+	l, ok, err := wire.ParseLine(line)
+	if !ok {
+		return
+	}
+	if r.FirstRecord == 0 {
+		r.FirstRecord = at
+	}
+	if err != nil {
+		r.BadLines = append(r.BadLines, err)
+		return
+	}
+	switch {
+	case l.Result != nil:
+		r.Results = append(r.Results, *l.Result)
+	case l.Info != nil:
+		r.Infos = append(r.Infos, *l.Info)
+	case l.ITest != nil:
+		r.ITest = append(r.ITest, *l.ITest)
+	case l.Done != nil:
+		if r.Done == nil {
+			r.Done = l.Done
+			r.DoneAt = at
+		}
+	}
+}
+
+// tailFile returns the last n lines of a console log for a failure
+// message, leaving out the passing checks.
+func tailFile(p string, n int) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", p, err)
+	}
+	var keep []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.Contains(l, `"status":"pass"`) {
+			keep = append(keep, l)
+		}
+	}
+	return lastLines(strings.Join(keep, "\n"), n)
+}
+
+// buildResult is the outcome of one go build.
+type buildResult struct {
+	Out string
+	Err error
+	Dur time.Duration
+}
+
+// goBuild runs "go <args>" with CGO_ENABLED=0 in dir.
+func goBuild(goBin, dir string, args ...string) error {
+	cmd := exec.Command(goBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, lastLines(string(out), 30))
+	}
+	return nil
+}
+
+// hasGoFiles reports whether dir holds any .go file.
+func hasGoFiles(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	return len(m) > 0
+}
+
+var errNoPackage = errors.New("package absent")
