@@ -24,6 +24,7 @@ const (
 	WantCPU
 	WantUsage
 	WantSlabinfo
+	WantTasks
 )
 
 // Cgroups is where one process sits: a path per v1 controller and the path

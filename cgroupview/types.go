@@ -43,6 +43,9 @@ type Snapshot struct {
 	// non-empty; nil otherwise (v2 has no such file; kernels since 5.x leave
 	// it empty on v1 too).
 	Slabinfo []byte
+	// Tasks counts the threads of the container's cgroup subtree; nil for
+	// the root cgroup (the host's counts apply) or when unreadable.
+	Tasks *Tasks
 }
 
 // Memory is the container's memory controller state.

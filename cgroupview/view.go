@@ -200,6 +200,9 @@ func (v *View) Snapshot(cg Cgroups, want Want) *Snapshot {
 	if want&WantSlabinfo != 0 {
 		s.Slabinfo = v.readSlabinfo(cg)
 	}
+	if want&WantTasks != 0 {
+		s.Tasks = v.readTasks(cg)
+	}
 	return s
 }
 

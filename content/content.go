@@ -135,7 +135,9 @@ func want(f File) cgroupview.Want {
 		return cgroupview.WantMemory
 	case CPUInfo, CPUOnline, CPUPresent, CPUPossible:
 		return cgroupview.WantCPU
-	case Stat, Uptime:
+	case Stat:
+		return cgroupview.WantCPU | cgroupview.WantUsage | cgroupview.WantTasks
+	case Uptime:
 		return cgroupview.WantCPU | cgroupview.WantUsage
 	case Slabinfo:
 		return cgroupview.WantSlabinfo
@@ -227,7 +229,13 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		return proc.Stat(dst, host, proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks}), nil
+		if t := snap.Tasks; t != nil && t.Blocked > 0 {
+			// The reading thread waits for this reply in state D; the
+			// kernel counts the reader of /proc/stat as running.
+			t.Blocked--
+			t.Running++
+		}
+		return proc.Stat(dst, host, proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: snap.Tasks}), nil
 	case Uptime:
 		host, err := s.read(f)
 		if err != nil {

@@ -37,4 +37,6 @@ type StatInput struct {
 	View       CPUView
 	Usage      *cgroupview.CPUUsage
 	ClockTicks uint64
+	// Tasks replaces the host's procs_running and procs_blocked when set.
+	Tasks *cgroupview.Tasks
 }

@@ -1,8 +1,11 @@
 package proc
 
 import (
+	"bytes"
 	"math/bits"
 	"strconv"
+
+	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 )
 
 // Stat appends the container's /proc/stat to dst (lxcfs's "path A"), using
@@ -38,7 +41,8 @@ import (
 // ticks, so its aggregate can exceed the sum of the per-CPU lines by a few
 // ticks. A host file without any cpu line is returned unchanged. Every
 // other line (intr, ctxt, btime, processes, procs_running, procs_blocked,
-// softirq) is the host's.
+// softirq) is the host's, except procs_running and procs_blocked, which
+// count the container's threads when in.Tasks is set.
 //
 // Where this differs from lxcfs 5.0.3:
 //   - v2 shows the container's CPU time (lxcfs 7.0 shows the host's times
@@ -87,7 +91,7 @@ func Stat(dst, host []byte, in StatInput) []byte {
 		}
 		cols = max(cols, r.n)
 	}
-	if !hasCPU || !changed {
+	if !hasCPU || (!changed && in.Tasks == nil) {
 		return append(dst, host...)
 	}
 
@@ -99,7 +103,7 @@ func Stat(dst, host []byte, in StatInput) []byte {
 		line, rest = nextLine(rest)
 		kind, n, nameEnd := classifyStatLine(line)
 		if kind == otherLine {
-			dst = append(dst, line...)
+			dst = appendOtherStatLine(dst, line, in.Tasks)
 			continue
 		}
 		if !aggregateDone {
@@ -296,4 +300,22 @@ func nsToTicks(ns, ticksPerSec uint64) uint64 {
 	}
 	q, _ := bits.Div64(hi, lo, 1e9)
 	return q
+}
+
+// appendOtherStatLine copies a non-cpu line, replacing the task counts with
+// the container's.
+func appendOtherStatLine(dst, line []byte, t *cgroupview.Tasks) []byte {
+	if t != nil {
+		switch {
+		case bytes.HasPrefix(line, []byte("procs_running ")):
+			dst = append(dst, "procs_running "...)
+			dst = strconv.AppendInt(dst, int64(t.Running), 10)
+			return append(dst, '\n')
+		case bytes.HasPrefix(line, []byte("procs_blocked ")):
+			dst = append(dst, "procs_blocked "...)
+			dst = strconv.AppendInt(dst, int64(t.Blocked), 10)
+			return append(dst, '\n')
+		}
+	}
+	return append(dst, line...)
 }
