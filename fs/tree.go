@@ -33,6 +33,10 @@ type node struct {
 	name   string
 	kind   nodeKind
 	file   content.File // kindFile
+	// key names a dynamic node uniquely and determines its ID: "sys:" plus
+	// rel for the mirrored sys tree. Other dynamic trees use their own
+	// prefix.
+	key string
 	// rel is the path below /sys/devices/system/cpu for sys nodes ("" for
 	// the cpu directory itself).
 	rel      string
@@ -62,18 +66,19 @@ const (
 	idSysCPU
 )
 
-// sysIDBase marks IDs derived from sys paths; static IDs stay far below it.
-const sysIDBase = uint64(1) << 62
+// dynIDBase marks IDs derived from keys of dynamic nodes; static IDs stay
+// far below it.
+const dynIDBase = uint64(1) << 62
 
 type tree struct {
 	static map[uint64]*node
 
 	mu  sync.RWMutex
-	sys map[uint64]*node // mirrored sys nodes by ID
+	dyn map[uint64]*node // dynamic nodes (sys mirror, ...) by ID
 }
 
 func newTree() *tree {
-	t := &tree{static: map[uint64]*node{}, sys: map[uint64]*node{}}
+	t := &tree{static: map[uint64]*node{}, dyn: map[uint64]*node{}}
 	add := func(id, parent uint64, name string, kind nodeKind, f content.File) {
 		n := &node{id: id, parent: parent, name: name, kind: kind, file: f}
 		t.static[id] = n
@@ -110,30 +115,37 @@ func (t *tree) get(id uint64) *node {
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	return t.sys[id]
+	return t.dyn[id]
 }
 
-// sysNode returns the node for a path below the sys cpu directory, adding it
-// to the table. Its ID is a hash of the path; a collision with a different
-// path (odds about 2^-60 per pair) moves to the next free ID.
+// sysNode returns the node for a path below the sys cpu directory.
 func (t *tree) sysNode(parent uint64, rel string, kind nodeKind, f content.File) *node {
+	return t.dynNode(&node{parent: parent, name: baseName(rel), kind: kind, file: f, key: "sys:" + rel, rel: rel})
+}
+
+// dynNode returns the node with n's key, adding n to the table if there is
+// none (filling in its ID) and updating kind and file if there is. The ID is
+// a hash of the key, so every daemon generation computes the same one; a
+// collision with a different key (odds about 2^-60 per pair) moves to the
+// next free ID.
+func (t *tree) dynNode(n *node) *node {
 	h := fnv.New64a()
-	h.Write([]byte(rel))
-	id := sysIDBase | h.Sum64()>>2
+	h.Write([]byte(n.key))
+	id := dynIDBase | h.Sum64()>>2
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for {
-		n, ok := t.sys[id]
+		old, ok := t.dyn[id]
 		if !ok {
-			n = &node{id: id, parent: parent, name: baseName(rel), kind: kind, file: f, rel: rel}
-			t.sys[id] = n
+			n.id = id
+			t.dyn[id] = n
 			return n
 		}
-		if n.rel == rel {
-			n.kind, n.file = kind, f
-			return n
+		if old.key == n.key {
+			old.kind, old.file = n.kind, n.file
+			return old
 		}
-		id = sysIDBase | (id+1)&(sysIDBase-1)
+		id = dynIDBase | (id+1)&(dynIDBase-1)
 	}
 }
 
