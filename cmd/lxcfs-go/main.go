@@ -15,9 +15,7 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/fs"
-	"github.com/lxcfs-go/lxcfs-go/hooks/ocihook"
 	"github.com/lxcfs-go/lxcfs-go/proc"
-	"github.com/lxcfs-go/lxcfs-go/webhook"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -63,14 +61,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// subcommands run instead of the daemon when named first.
-var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
-	"webhook": webhook.Main,
-	"oci-hook": func(args []string, stdout, stderr io.Writer) int {
-		return ocihook.Main(args, os.Stdin, stdout, stderr)
-	},
 }
 
 // notYet rejects options whose feature has not landed, rather than quietly

@@ -1,0 +1,17 @@
+package main
+
+import (
+	"io"
+	"os"
+
+	"github.com/lxcfs-go/lxcfs-go/hooks/ocihook"
+	"github.com/lxcfs-go/lxcfs-go/webhook"
+)
+
+// subcommands run instead of the daemon when named first.
+var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
+	"webhook": webhook.Main,
+	"oci-hook": func(args []string, stdout, stderr io.Writer) int {
+		return ocihook.Main(args, os.Stdin, stdout, stderr)
+	},
+}
