@@ -1,0 +1,261 @@
+// Package loadavg is the scale benchmark of the loadavg sampler behind
+// `make bench-loadavg`: N cgroups (default 200), each with 25 sleeping
+// tasks and a reader of proc/loadavg, served at once by lxcfs-go -l and the
+// reference lxcfs -l. Over a window (default 20 s) it measures each daemon's
+// CPU time (utime+stime of the process, which includes the kernel work of
+// its FUSE replies and its sampling) and its RSS, and checks that the
+// values keep moving: one extra cgroup runs a busy loop under a 20% CPU
+// quota, and its load1 must rise over the window.
+//
+//	make bench-loadavg
+//	go test -c -o /tmp/bl ./bench/loadavg && /tmp/bl -test.run=TestLoadavgBench -bench.loadavg -bench.n=500
+//
+// Without -bench.loadavg the test skips, so `go test ./...` stays quick.
+package loadavg
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
+)
+
+var (
+	flagRun    = flag.Bool("bench.loadavg", false, "run the loadavg scale benchmark (needs root, /dev/fuse, cgroups)")
+	flagN      = flag.Int("bench.n", 200, "cgroups, each with -bench.tasks sleeping tasks and a reader")
+	flagTasks  = flag.Int("bench.tasks", 25, "tasks per cgroup (the reader's shell is one of them)")
+	flagWindow = flag.Duration("bench.window", 20*time.Second, "measured window")
+	flagWarm   = flag.Duration("bench.warmup", 12*time.Second, "time after every reader has started before the window opens (at least two samples)")
+	flagPeriod = flag.Duration("bench.period", time.Second, "each reader reads loadavg from every daemon this often")
+	flagNoRef  = flag.Bool("bench.noref", false, "skip the reference lxcfs")
+	flagOut    = flag.String("bench.out", "bench/out/loadavg.json", "JSON output ('' for none); relative to the module root")
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// daemonStats is one daemon's cost over the window.
+type daemonStats struct {
+	Name       string  `json:"name"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUPercent float64 `json:"cpu_percent"`
+	RSSKiB     int64   `json:"rss_kib"`
+	// BusyLoad are the busy cgroup's loadavg lines at the window's start
+	// and end.
+	BusyStart string `json:"busy_start"`
+	BusyEnd   string `json:"busy_end"`
+	// IdleSample is one idle cgroup's loadavg at the end.
+	IdleSample string `json:"idle_sample"`
+	// SamplerCPUSeconds is the CPU time over a second window of the same
+	// length with every reader stopped: the sampler's own cost.
+	SamplerCPUSeconds float64 `json:"sampler_cpu_seconds"`
+	SamplerCPUPercent float64 `json:"sampler_cpu_percent"`
+}
+
+type report struct {
+	Cgroups       int           `json:"cgroups"`
+	TasksPerGroup int           `json:"tasks_per_cgroup"`
+	WindowSeconds float64       `json:"window_seconds"`
+	Daemons       []daemonStats `json:"daemons"`
+	Ratio         float64       `json:"cpu_ratio_ours_to_reference,omitempty"`
+	SamplerRatio  float64       `json:"sampler_cpu_ratio_ours_to_reference,omitempty"`
+}
+
+// procCPU is utime+stime of pid in seconds.
+func procCPU(t *testing.T, pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatalf("daemon %d: %v", pid, err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100
+}
+
+func procRSS(pid int) int64 {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func load1(line string) float64 {
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+func TestLoadavgBench(t *testing.T) {
+	if !*flagRun {
+		t.Skip("the loadavg scale benchmark runs with -bench.loadavg (make bench-loadavg)")
+	}
+	testenv.RequireMountAndCgroups(t)
+	type target struct {
+		name string
+		d    *testenv.Daemon
+	}
+	targets := []target{{"lxcfs-go", testenv.StartDaemon(t, "-l")}}
+	if !*flagNoRef {
+		targets = append(targets, target{"lxcfs 5.0.3", testenv.StartReference(t, "-l")})
+	}
+
+	root := testenv.NewCgroup(t, testenv.CgroupOptions{Controllers: []string{"cpu"}})
+	// The reader: the shell itself plus tasks-1 sleepers, then a loop that
+	// reads loadavg from every mount with the shell's read builtin.
+	var reads []string
+	for _, tg := range targets {
+		reads = append(reads, "read l < "+tg.d.Path("proc/loadavg")+" || true")
+	}
+	script := fmt.Sprintf("for i in $(seq %d); do sleep 100000 & done; while :; do %s; sleep %g; done",
+		*flagTasks-1, strings.Join(reads, "; "), flagPeriod.Seconds())
+	// The sleepers are the shells' children, which the harness does not
+	// know: kill every process of the tree before it removes the cgroups.
+	var cgs []*testenv.Cgroup
+	var readers []*os.Process
+	t.Cleanup(func() {
+		for _, cg := range cgs {
+			for _, pid := range cg.Procs() {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	})
+	start := time.Now()
+	for i := range *flagN {
+		cg := root.Child(fmt.Sprintf("c%d", i))
+		cgs = append(cgs, cg)
+		p, err := cg.Start(nil, nil, "sh", "-c", script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers = append(readers, p)
+	}
+	busy := root.Child("busy").CPUQuota(20000, 100000)
+	cgs = append(cgs, busy)
+	if _, err := busy.Start(nil, nil, "sh", "-c", "while :; do :; done"); err != nil {
+		t.Fatal(err)
+	}
+	idle := root.Child("c0")
+	t.Logf("started %d cgroups x %d tasks in %v", *flagN, *flagTasks, time.Since(start).Round(time.Millisecond))
+	time.Sleep(*flagWarm)
+
+	read := func(cg *testenv.Cgroup, d *testenv.Daemon) string {
+		s, err := cg.ReadFile(d.Path("proc/loadavg"))
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return strings.TrimSpace(s)
+	}
+	stats := make([]daemonStats, len(targets))
+	cpu0 := make([]float64, len(targets))
+	for i, tg := range targets {
+		stats[i].Name = tg.name
+		stats[i].BusyStart = read(busy, tg.d)
+		cpu0[i] = procCPU(t, tg.d.PID)
+	}
+	t0 := time.Now()
+	time.Sleep(*flagWindow)
+	elapsed := time.Since(t0).Seconds()
+	for i, tg := range targets {
+		stats[i].CPUSeconds = procCPU(t, tg.d.PID) - cpu0[i]
+		stats[i].CPUPercent = 100 * stats[i].CPUSeconds / elapsed
+		stats[i].RSSKiB = procRSS(tg.d.PID)
+		stats[i].BusyEnd = read(busy, tg.d)
+		stats[i].IdleSample = read(idle, tg.d)
+	}
+
+	// Second window: the readers stopped (SIGSTOP), so that what remains
+	// is the sampler of the same 200 tracked containers (lxcfs tracks a
+	// container until its cgroup empties, lxcfs-go for 10 minutes after
+	// its last read).
+	for _, p := range readers {
+		p.Signal(syscall.SIGSTOP)
+	}
+	time.Sleep(2 * time.Second)
+	for i, tg := range targets {
+		cpu0[i] = procCPU(t, tg.d.PID)
+	}
+	t1 := time.Now()
+	time.Sleep(*flagWindow)
+	elapsed1 := time.Since(t1).Seconds()
+	for i, tg := range targets {
+		stats[i].SamplerCPUSeconds = procCPU(t, tg.d.PID) - cpu0[i]
+		stats[i].SamplerCPUPercent = 100 * stats[i].SamplerCPUSeconds / elapsed1
+	}
+	for _, p := range readers {
+		p.Signal(syscall.SIGCONT)
+	}
+
+	rep := report{Cgroups: *flagN, TasksPerGroup: *flagTasks, WindowSeconds: elapsed, Daemons: stats}
+	fmt.Printf("\nloadavg sampler at scale: %d cgroups x %d tasks, a reader in each every %v, %.1f s window\n\n",
+		*flagN, *flagTasks, *flagPeriod, elapsed)
+	fmt.Printf("%-12s %9s %7s %14s %10s  %-28s %-28s %s\n", "daemon", "cpu s", "cpu %", "sampler cpu s", "rss MiB",
+		"busy cgroup at start", "busy cgroup at end", "an idle cgroup")
+	for _, s := range stats {
+		fmt.Printf("%-12s %9.2f %7.1f %14.3f %10.1f  %-28s %-28s %s\n", s.Name, s.CPUSeconds, s.CPUPercent,
+			s.SamplerCPUSeconds, float64(s.RSSKiB)/1024, s.BusyStart, s.BusyEnd, s.IdleSample)
+	}
+	fmt.Printf("\ncpu s: readers reading; sampler cpu s: the same %v with the readers stopped\n", *flagWindow)
+	if len(stats) == 2 && stats[1].CPUSeconds > 0 {
+		rep.Ratio = stats[0].CPUSeconds / stats[1].CPUSeconds
+		fmt.Printf("CPU ours / reference, with readers: %.3f\n", rep.Ratio)
+	}
+	if len(stats) == 2 && stats[1].SamplerCPUSeconds > 0 {
+		rep.SamplerRatio = stats[0].SamplerCPUSeconds / stats[1].SamplerCPUSeconds
+		fmt.Printf("CPU ours / reference, sampler only: %.3f (goal: at most 0.2)\n", rep.SamplerRatio)
+	}
+	if *flagOut != "" {
+		out := *flagOut
+		if !filepath.IsAbs(out) {
+			out = filepath.Join(moduleRoot(), out)
+		}
+		os.MkdirAll(filepath.Dir(out), 0o755)
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+
+	ours := stats[0]
+	if !(load1(ours.BusyEnd) > load1(ours.BusyStart)) {
+		t.Errorf("lxcfs-go: the busy cgroup's load1 did not rise over the window: %q -> %q", ours.BusyStart, ours.BusyEnd)
+	}
+	if f := strings.Fields(ours.IdleSample); len(f) < 4 || !strings.HasSuffix(f[3], "/"+strconv.Itoa(*flagTasks)) && !strings.HasSuffix(f[3], "/"+strconv.Itoa(*flagTasks+1)) {
+		t.Errorf("lxcfs-go: an idle cgroup shows %q, want %d (or +1 for a transient sleep) tasks", ours.IdleSample, *flagTasks)
+	}
+	if rep.SamplerRatio > 0.2 {
+		t.Errorf("lxcfs-go's sampler used %.3f of the reference's CPU; the goal is at most 0.2", rep.SamplerRatio)
+	}
+}
+
+// moduleRoot is the directory of go.mod above the working directory.
+func moduleRoot() string {
+	dir, _ := os.Getwd()
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package content
+
+import (
+	"os"
+	"testing"
+)
+
+// BenchmarkRenderSelf is the whole read path of one virtual file for the
+// test process as caller: Resolve (ContainerInit, Cgroups), Snapshot, host
+// file, renderer. make bench-read measures the same through FUSE.
+func BenchmarkRenderSelf(b *testing.B) {
+	s, err := New(Options{})
+	if err != nil {
+		b.Skip(err)
+	}
+	for _, f := range []struct {
+		name string
+		file File
+	}{{"meminfo", Meminfo}, {"cpuinfo", CPUInfo}, {"stat", Stat}, {"uptime", Uptime}, {"loadavg", Loadavg}, {"online", CPUOnline}} {
+		b.Run(f.name, func(b *testing.B) {
+			buf := make([]byte, 0, 64<<10)
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if buf, err = s.Render(buf[:0], f.file, os.Getpid()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkReadHost(b *testing.B) {
+	for _, name := range []string{"/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/sys/devices/system/cpu/online"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := readHost(name, "/sys/devices/system/cpu/online"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/os.ReadFile", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := os.ReadFile(name); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
