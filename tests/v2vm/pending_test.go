@@ -17,12 +17,7 @@ const envStrict = "LXCFS_GO_VM_STRICT"
 var pending = []struct {
 	name   *regexp.Regexp // on the result name, e.g. "diskstats/io-a/reads-completed"
 	reason string
-}{
-	{regexp.MustCompile(`^diskstats/`),
-		"issue 4 (per-container diskstats from io.stat) is not done: the daemon serves the host's /proc/diskstats"},
-	{regexp.MustCompile(`/pressure/(cpu|io|memory)/some-total$`),
-		"issue 4 (pressure from the container's *.pressure) is not done: the daemon serves the host's /proc/pressure/*"},
-}
+}{}
 
 // applyPending turns failures of pending checks into skips that give the
 // reason. An entry is stale when none of the checks it covers failed (some

@@ -1,0 +1,207 @@
+package cgroupview
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// realCgroup makes a cgroup below root (a real cgroupfs mount) with n
+// sleeping processes and busy busy loops; it skips without root or without
+// that hierarchy.
+func realCgroup(t *testing.T, root string, sleepers, busy int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	if _, err := os.Stat(root + "/cgroup.procs"); err != nil {
+		t.Skipf("no cgroup hierarchy at %s", root)
+	}
+	dir := filepath.Join(root, "lxcfs-go-test-load-"+strconv.Itoa(os.Getpid())+"-"+filepath.Base(t.Name()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var cmds []*exec.Cmd
+	t.Cleanup(func() {
+		for _, c := range cmds {
+			c.Process.Kill()
+			c.Wait()
+		}
+		for range 50 {
+			if os.Remove(dir) == nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	start := func(args ...string) {
+		c := exec.Command(args[0], args[1:]...)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, c)
+		if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(c.Process.Pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range sleepers {
+		start("sleep", "300")
+	}
+	for range busy {
+		start("sh", "-c", "while :; do :; done")
+	}
+	return dir
+}
+
+func TestLoadCounterReal(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		root string
+		v1   bool
+	}{
+		{"v1-taskstats", "/sys/fs/cgroup/cpu", true},
+		{"v2-pread", "/sys/fs/cgroup/unified", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !tc.v1 {
+				if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.threads"); err != nil {
+					if _, err := os.Stat("/sys/fs/cgroup/cgroup.threads"); err == nil {
+						tc.root = "/sys/fs/cgroup"
+					}
+				}
+			}
+			dir := realCgroup(t, tc.root, 5, 2)
+			if tc.v1 {
+				os.WriteFile(dir+"/cpu.cfs_quota_us", []byte("20000"), 0)
+			}
+			c := NewLoadCounter("/proc")
+			defer c.Close()
+			cg := LoadCgroup{Dir: dir, V1: tc.v1}
+			var n LoadCount
+			var err error
+			for range 20 {
+				n, err = c.Count(cg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Until the sleepers have exec'd and gone to sleep.
+				if n.Total == 7 && n.Active() >= 1 && n.Active() <= 2 {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			t.Logf("method %s: %+v", c.Method(cg), n)
+			if n.Total != 7 || n.Active() < 1 || n.Active() > 2 || n.LastPID == 0 {
+				t.Errorf("count = %+v, want total 7, 1-2 active, a last pid", n)
+			}
+			if tc.v1 && c.Method(cg) != "taskstats" {
+				t.Errorf("v1 counted by %s, want taskstats", c.Method(cg))
+			}
+		})
+	}
+}
+
+func TestLoadCounterGone(t *testing.T) {
+	c := NewLoadCounter("/proc")
+	defer c.Close()
+	for _, v1 := range []bool{true, false} {
+		_, err := c.Count(LoadCgroup{Dir: t.TempDir() + "/none", V1: v1})
+		if !errors.Is(err, ErrCgroupGone) {
+			t.Errorf("v1=%v: err = %v, want ErrCgroupGone", v1, err)
+		}
+	}
+}
+
+// BenchmarkLoadCounter measures one sample of a cgroup with 25 sleeping
+// tasks: taskstats (v1), kept-open pread fds (v2), and lxcfs's way (open,
+// read and close /proc/<pid>/task/<tid>/status per thread) for comparison.
+//
+//	go test -run '^$' -bench LoadCounter ./cgroupview/   (as root)
+func BenchmarkLoadCounter(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		root string
+		v1   bool
+	}{
+		{"taskstats-v1", "/sys/fs/cgroup/cpu", true},
+		{"pread-v2", "/sys/fs/cgroup/unified", false},
+		{"lxcfs-style", "/sys/fs/cgroup/cpu", true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			if os.Geteuid() != 0 {
+				b.Skip("needs root")
+			}
+			if _, err := os.Stat(bc.root + "/cgroup.procs"); err != nil {
+				b.Skipf("no %s", bc.root)
+			}
+			dir := filepath.Join(bc.root, "lxcfs-go-test-bench-"+strconv.Itoa(os.Getpid()))
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			var cmds []*exec.Cmd
+			defer func() {
+				for _, c := range cmds {
+					c.Process.Kill()
+					c.Wait()
+				}
+				for range 50 {
+					if os.Remove(dir) == nil {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}()
+			for range 25 {
+				c := exec.Command("sleep", "300")
+				if err := c.Start(); err != nil {
+					b.Fatal(err)
+				}
+				cmds = append(cmds, c)
+				os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(c.Process.Pid)), 0)
+			}
+			c := NewLoadCounter("/proc")
+			defer c.Close()
+			cg := LoadCgroup{Dir: dir, V1: bc.v1}
+			if bc.name == "pread-v2" {
+				cg.V1 = false
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if bc.name == "lxcfs-style" {
+					lxcfsStyleCount(dir)
+					continue
+				}
+				if n, err := c.Count(cg); err != nil || n.Total != 25 {
+					b.Fatalf("%+v %v", n, err)
+				}
+			}
+		})
+	}
+}
+
+// lxcfsStyleCount is lxcfs's refresh_load: cgroup.procs, then per process
+// its task directory, then per thread its status file.
+func lxcfsStyleCount(dir string) (running, total int) {
+	b, _ := os.ReadFile(dir + "/cgroup.procs")
+	for _, p := range strings.Fields(string(b)) {
+		tasks, _ := os.ReadDir("/proc/" + p + "/task")
+		for _, tk := range tasks {
+			s, err := os.ReadFile("/proc/" + p + "/task/" + tk.Name() + "/status")
+			if err != nil {
+				continue
+			}
+			if i := strings.Index(string(s), "State:\t"); i >= 0 && i+7 < len(s) {
+				if s[i+7] == 'R' || s[i+7] == 'D' {
+					running++
+				}
+			}
+			total++
+		}
+	}
+	return running, total
+}
