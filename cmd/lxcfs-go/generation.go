@@ -1,0 +1,329 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/upgrade"
+)
+
+// A daemon generation: how this process came to serve the mount (a fresh
+// mount, a hand-over from its predecessor, or a crashed predecessor's
+// connection kept by the fd holder), and how it ends (unmount, or hand-over
+// to a successor). See docs/upgrade.md.
+
+// holderEnv chooses who keeps the FUSE connection across a crash:
+// "process" (the default: an "lxcfs-go fd-holder" process) or "none".
+const holderEnv = "LXCFS_GO_FD_HOLDER"
+
+// cloneEnv=1 serves on a clone of the connection's fd, as on kernels before
+// 6.9, to compare the two arrangements (docs/upgrade.md).
+const cloneEnv = "LXCFS_GO_SERVE_ON_CLONE"
+
+// healEnv=1 makes a daemon that mounted afresh heal containers' bind mounts
+// of its predecessors' dead connections, as "lxcfs-go remount" does.
+const healEnv = "LXCFS_GO_REMOUNT_AT_START"
+
+// stateInterval is how often the node table is checked for growth and,
+// if it grew, stored with the holder and the fd store. A node the kernel
+// learnt less than this before a crash is unknown to the next daemon.
+const stateInterval = 50 * time.Millisecond
+
+// exePath is the daemon binary as it was started (argv[0] made absolute).
+// After an upgrade /proc/self/exe names the replaced, deleted file; the
+// path names the binary now on disk, which is what SIGUSR1 starts.
+var exePath = func() string {
+	p := os.Args[0]
+	if filepath.Base(p) == p {
+		if lp, err := exec.LookPath(p); err == nil {
+			p = lp
+		}
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return p
+}()
+
+type generation struct {
+	o      *options
+	log    *slog.Logger
+	fs     *fs.FS
+	srv    *fs.Server
+	holder *fs.HolderInfo
+	attach *net.UnixConn // to the holder, open while we live
+	// fdstore is our entry in systemd's fd store, if we made it (a
+	// successor or a restarted daemon leaves the store as it is: the
+	// holder keeps the node table then).
+	fdstore *fs.FDStore
+	stopKS  chan struct{}
+}
+
+// openPidfile locks the pidfile, or adopts the locked one a predecessor
+// passed on (the lock is on the open file description, so it never lapses).
+func openPidfile(path string, tk *fs.Takeover) (*pidfile, error) {
+	if tk == nil {
+		return lockPidfile(path)
+	}
+	if len(tk.Files) < 1 {
+		return nil, errors.New("hand-over without the pidfile")
+	}
+	return adoptPidfile(path, tk.Files[0])
+}
+
+// startGeneration serves the mount: taken over from a predecessor (tk), or
+// resumed from the fd holder after a crash, or freshly mounted.
+func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.FS, tk *fs.Takeover) (*generation, error) {
+	g := &generation{o: o, log: log, stopKS: make(chan struct{})}
+	sopts := fs.ServerOptions{MountOptions: fs.MountOptions{Extra: o.fuseOpts}, Debug: o.debug, Logger: log,
+		ServeOnClone: os.Getenv(cloneEnv) == "1"}
+	useHolder := os.Getenv(holderEnv) != "none"
+	switch {
+	case tk != nil:
+		g.fs = newFS(fs.NextHandleEpoch(tk.HandleEpoch))
+		srv, err := fs.Attach(o.mountpoint, tk.Conn, tk.Init, g.fs, sopts.ServeOnClone || !fs.KernelResends(tk.Init), sopts)
+		if err != nil {
+			tk.Fail(err)
+			return nil, err
+		}
+		st, err := tk.Prepared()
+		if err != nil {
+			return nil, fmt.Errorf("hand-over from %d: %w", tk.PID, err)
+		}
+		if err := g.fs.ImportState(st); err != nil {
+			tk.Fail(err)
+			return nil, err
+		}
+		srv.Start()
+		if len(tk.Files) >= 3 {
+			g.fdstore = fs.AdoptFDStore(tk.Files[1:3])
+		}
+		if err := tk.Ready(); err != nil {
+			// The predecessor went away; we serve on, alone.
+			log.Warn("hand-over: telling the predecessor", "err", err)
+		}
+		g.srv, g.holder = srv, tk.Holder
+		nodes, handles := 0, 0
+		if st != nil {
+			nodes, handles = len(st.Nodes), len(st.Handles)
+		}
+		log.Info("took over", "from", tk.PID, "mountpoint", o.mountpoint, "mount", tk.Mount.Dev,
+			"nodes", nodes, "handles", handles, "shared_fd", srv.Shared())
+	default:
+		// After a crash the connection may be kept by the fd holder or
+		// systemd's fd store; the holder is asked first.
+		stored, err := fs.FromFDStore()
+		if err != nil {
+			log.Warn(err.Error())
+		}
+		var held *fs.Held
+		from := ""
+		if useHolder {
+			if h := g.findHolder(); h != nil {
+				if held, err = h.Get(); err != nil {
+					log.Warn("fd holder: releasing it", "err", err)
+					h.Release()
+					held = nil
+				} else {
+					g.holder, from = h, "fd holder"
+				}
+			}
+		}
+		if held == nil && stored != nil {
+			held, stored, from = stored, nil, "systemd fd store"
+		}
+		if stored != nil {
+			// The holder had it too; keep the store's state current.
+			stored.Conn.Close()
+			g.fdstore = stored.FDStore
+		}
+		if held != nil {
+			if err := g.resume(held, from, sopts, newFS); err != nil {
+				return nil, err
+			}
+		}
+		if g.srv == nil {
+			g.fs = newFS(uint16(time.Now().UnixNano()) | 1)
+			srv, err := fs.Mount(o.mountpoint, g.fs, sopts)
+			if err != nil {
+				return nil, err
+			}
+			g.srv = srv
+			mid, _ := fs.LookupMount(o.mountpoint)
+			if err := upgrade.RecordMount(o.pidfile, mid.Dev); err != nil {
+				log.Warn("mount history", "err", err)
+			}
+			log.Info("mounted", "mountpoint", o.mountpoint, "mount", mid.Dev,
+				"kernel_resends", fs.KernelResends(srv.Init()), "shared_fd", srv.Shared())
+			if g.fdstore, err = fs.StoreInFDStore(srv, g.fs); err != nil {
+				log.Warn("systemd fd store", "err", err)
+			}
+			if os.Getenv(healEnv) == "1" {
+				g.healContainers(mid.Dev)
+			}
+		}
+		if useHolder && g.holder == nil {
+			h, err := fs.StartHolder(exePath, fs.HolderSocket(o.pidfile), g.srv)
+			if err != nil {
+				log.Warn("no fd holder: a crash will break the mount", "err", err)
+			} else {
+				g.holder = h
+				log.Info("fd holder started", "pid", h.PID, "socket", h.Socket)
+			}
+		}
+	}
+	if g.holder != nil {
+		// Kept open for the life of the process; closing ends it.
+		var err error
+		if g.attach, err = g.holder.Attach(); err != nil {
+			log.Warn("fd holder attach", "err", err)
+		}
+		// The node table now, then whenever it grows.
+		if err := g.holder.Put(g.fs.ExportState(false)); err != nil {
+			log.Warn("fd holder: storing the node table", "err", err)
+		}
+		go g.holder.KeepState(g.fs, stateInterval, log, g.stopKS)
+	}
+	if g.fdstore != nil {
+		go g.fdstore.KeepState(g.srv, g.fs, stateInterval, g.stopKS)
+	}
+	log.Info("serving", "mountpoint", o.mountpoint, "fd_holder", g.holder != nil, "fd_store", g.fdstore != nil)
+	return g, nil
+}
+
+// healContainers binds the files of the new mount (device dev) over the
+// dead mounts of this instance's earlier connections in every mount
+// namespace (upgrade.Remount).
+func (g *generation) healContainers(dev string) {
+	devs, _ := upgrade.ReadMountHistory(g.o.pidfile)
+	devs = slices.DeleteFunc(devs, func(d string) bool { return d == dev })
+	if len(devs) == 0 {
+		return
+	}
+	dead, err := upgrade.Remount(g.o.mountpoint, upgrade.Options{Devs: devs})
+	for _, d := range dead {
+		if d.Err != nil {
+			g.log.Warn("remount", "pid", d.PID, "mountpoint", d.MountPoint, "file", d.Root, "err", d.Err)
+		} else {
+			g.log.Info("remount: healed", "pid", d.PID, "mountpoint", d.MountPoint, "file", d.Root)
+		}
+	}
+	if err != nil {
+		g.log.Warn("remount", "err", err)
+	}
+}
+
+// findHolder finds the fd holder of this instance (by pidfile), if one
+// runs.
+func (g *generation) findHolder() *fs.HolderInfo {
+	h, err := fs.ConnectHolder(fs.HolderSocket(g.o.pidfile))
+	if err != nil {
+		g.log.Warn("fd holder", "err", err)
+		return nil
+	}
+	return h
+}
+
+// resume serves the connection a crashed predecessor left with the fd
+// holder or the fd store (from says which), if it is still the one mounted
+// here; otherwise it lets it go and leaves g.srv nil.
+func (g *generation) resume(held *fs.Held, from string, sopts fs.ServerOptions, newFS func(uint16) *fs.FS) error {
+	o, log := g.o, g.log
+	mid, mounted := fs.LookupMount(o.mountpoint)
+	if !mounted || mid.Dev != held.Mount.Dev {
+		log.Warn("the kept connection is not mounted here any more; letting it go", "from", from,
+			"mountpoint", o.mountpoint, "held", held.Mount.Dev, "mounted", mid.Dev)
+		held.Conn.Close()
+		if g.holder != nil {
+			g.holder.Release()
+			g.holder = nil
+		}
+		return nil
+	}
+	var epoch uint16
+	if held.State != nil {
+		epoch = held.State.HandleEpoch
+	}
+	g.fs = newFS(fs.NextHandleEpoch(epoch))
+	srv, err := fs.Attach(o.mountpoint, held.Conn, held.Init, g.fs, sopts.ServeOnClone || !fs.KernelResends(held.Init), sopts)
+	if err != nil {
+		held.Conn.Close()
+		return fmt.Errorf("resume from the %s: %w", from, err)
+	}
+	if err := g.fs.ImportState(held.State); err != nil {
+		log.Warn("kept state", "err", err)
+	}
+	srv.Start()
+	resent := false
+	if fs.KernelResends(held.Init) && srv.Shared() {
+		// Requests the dead daemon had read and not answered are still
+		// on the device that was kept: have the kernel queue them again.
+		if err := srv.Resend(); err != nil {
+			log.Warn("resend", "err", err)
+		} else {
+			resent = true
+		}
+	}
+	g.srv = srv
+	if held.FDStore != nil {
+		g.fdstore = held.FDStore
+	}
+	nodes := 0
+	if held.State != nil {
+		nodes = len(held.State.Nodes)
+	}
+	log.Info("resumed the connection kept by the "+from, "mountpoint", o.mountpoint,
+		"mount", mid.Dev, "nodes", nodes, "resent", resent, "shared_fd", srv.Shared())
+	return nil
+}
+
+// upgrade hands the connection to the binary now on disk. On success the
+// caller exits without unmounting; on failure this generation serves on.
+func (g *generation) upgrade(pid *pidfile) error {
+	close(g.stopKS)
+	files := []*os.File{pid.f}
+	if g.fdstore != nil {
+		files = append(files, g.fdstore.Files()...)
+	}
+	succ, err := fs.HandOver(g.srv, g.fs, fs.HandOverOptions{
+		Exe:    exePath,
+		Args:   os.Args[1:],
+		Files:  files,
+		Holder: g.holder,
+		Logger: g.log,
+	})
+	if err != nil {
+		g.stopKS = make(chan struct{})
+		if g.holder != nil {
+			go g.holder.KeepState(g.fs, stateInterval, g.log, g.stopKS)
+		}
+		if g.fdstore != nil {
+			go g.fdstore.KeepState(g.srv, g.fs, stateInterval, g.stopKS)
+		}
+		return err
+	}
+	// Under systemd the successor is the service's main process now.
+	sdNotify(fmt.Sprintf("MAINPID=%d", succ))
+	g.srv.Close()
+	return nil
+}
+
+// stop ends serving on purpose: the holder lets go, and the mount goes.
+func (g *generation) stop() error {
+	close(g.stopKS)
+	if g.holder != nil {
+		if err := g.holder.Release(); err != nil {
+			g.log.Warn("fd holder release", "err", err)
+		}
+	}
+	fs.RemoveFromFDStore()
+	return g.srv.Unmount(2 * time.Second)
+}

@@ -1,0 +1,327 @@
+package fs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The fd holder keeps a copy of the FUSE connection's fd in a process of its
+// own, so that the connection outlives a crashed daemon: the mount never
+// goes ENOTCONN, requests wait in the kernel's queue, and a restarted daemon
+// gets the fd (with the INIT request and the node table) from the holder and
+// serves on. The holder never reads the fd. It exits when the connection
+// ends (the fd reports POLLERR once the connection is aborted or fully
+// unmounted) or when the daemon stops on purpose and releases it. Under
+// systemd the fd store plays this role instead (fdstore.go).
+
+// HolderSubcommand is the subcommand the daemon starts its holder with:
+// "lxcfs-go fd-holder MOUNTPOINT", conn on fd 3, the listening socket on 4.
+const HolderSubcommand = "fd-holder"
+
+// HolderInfo locates a running holder.
+type HolderInfo struct {
+	Socket string `json:"socket"`
+	PID    int    `json:"pid"`
+}
+
+// HolderSocket is where the holder of the daemon with this pidfile listens.
+func HolderSocket(pidfile string) string { return pidfile + ".fd-holder" }
+
+// StartHolder starts a holder for s's connection, listening on socket, and
+// gives it the INIT request and the mount's identity.
+func StartHolder(exe, socket string, s *Server) (*HolderInfo, error) {
+	os.Remove(socket)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: socket, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("fd holder: %w", err)
+	}
+	ln.SetUnlinkOnClose(false)
+	lf, err := ln.File()
+	ln.Close()
+	if err != nil {
+		os.Remove(socket)
+		return nil, err
+	}
+	defer lf.Close()
+	if err := os.Chmod(socket, 0o600); err != nil {
+		os.Remove(socket)
+		return nil, err
+	}
+	cmd := exec.Command(exe, HolderSubcommand, s.Dir())
+	cmd.ExtraFiles = []*os.File{s.Conn(), lf}
+	// Its own session: a signal to the daemon's process group (^C) leaves
+	// it alone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		os.Remove(socket)
+		return nil, fmt.Errorf("start fd holder: %w", err)
+	}
+	go cmd.Wait() // reap it if it exits before us
+	h := &HolderInfo{Socket: socket, PID: cmd.Process.Pid}
+	mid, _ := LookupMount(s.Dir())
+	if _, _, err := h.call(&message{Type: "put", Init: s.Init(), Mount: &mid}); err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("fd holder: %w", err)
+	}
+	return h, nil
+}
+
+// call sends one request to the holder and returns its answer.
+func (h *HolderInfo) call(m *message) (*message, []*os.File, error) {
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: h.Socket, Net: "unix"})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close()
+	if !peerIsRoot(c) {
+		return nil, nil, fmt.Errorf("%s: not served by root", h.Socket)
+	}
+	m.Version = wireVersion
+	if err := send(c, m); err != nil {
+		return nil, nil, err
+	}
+	return recv(c, time.Now().Add(5*time.Second))
+}
+
+// ConnectHolder finds the holder listening on socket; nil, nil if there is
+// none.
+func ConnectHolder(socket string) (*HolderInfo, error) {
+	h := &HolderInfo{Socket: socket}
+	m, _, err := h.call(&message{Type: "ping"})
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
+		os.Remove(socket) // a dead holder's socket
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	h.PID = m.PID
+	return h, nil
+}
+
+// Held is what a holder keeps.
+type Held struct {
+	Conn  *os.File
+	Init  []byte
+	Mount MountID
+	State *State
+	// FDStore is set when the connection came from systemd's fd store.
+	FDStore *FDStore
+}
+
+// Get returns a copy of the connection's fd and what the holder knows.
+func (h *HolderInfo) Get() (*Held, error) {
+	m, files, err := h.call(&message{Type: "get"})
+	if err != nil {
+		return nil, err
+	}
+	if len(files) != 1 || len(m.Init) == 0 {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, errors.New("fd holder has no connection")
+	}
+	held := &Held{Conn: files[0], Init: m.Init, State: m.State}
+	if m.Mount != nil {
+		held.Mount = *m.Mount
+	}
+	return held, nil
+}
+
+// Put stores st with the holder, for the next daemon after a crash.
+func (h *HolderInfo) Put(st *State) error {
+	_, _, err := h.call(&message{Type: "put", State: st})
+	return err
+}
+
+// Release makes the holder close its fd and exit.
+func (h *HolderInfo) Release() error {
+	_, _, err := h.call(&message{Type: "release"})
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return err
+}
+
+// Attach tells the holder that this daemon serves the connection, for as
+// long as the returned socket stays open (it closes when the process
+// exits, however it exits). A holder that has had no daemon attached for
+// its grace period (HolderGraceEnv) lets the connection go: a crashed
+// daemon that nobody restarts must not leave readers waiting for ever.
+func (h *HolderInfo) Attach() (*net.UnixConn, error) {
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: h.Socket, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	if !peerIsRoot(c) {
+		c.Close()
+		return nil, fmt.Errorf("%s: not served by root", h.Socket)
+	}
+	if err := send(c, &message{Type: "attach", Version: wireVersion, PID: os.Getpid()}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if _, _, err := expect(c, "ok", time.Now().Add(5*time.Second)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// HolderGraceEnv sets how long the holder keeps a connection that no daemon
+// serves (a Go duration; default 30s).
+const HolderGraceEnv = "LXCFS_GO_HOLDER_GRACE"
+
+func holderGrace() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(HolderGraceEnv)); err == nil && d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
+// KeepState stores f's node table with the holder whenever it grows (checked
+// every interval) until stop is closed.
+func (h *HolderInfo) KeepState(f *FS, interval time.Duration, log *slog.Logger, stop <-chan struct{}) {
+	last := -1
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n := f.DynamicNodes(); n != last {
+			if err := h.Put(f.ExportState(false)); err != nil {
+				log.Warn("fd holder: storing the node table", "err", err)
+			} else {
+				last = n
+			}
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RunHolder is the holder process: "lxcfs-go fd-holder MOUNTPOINT" with the
+// connection on fd 3 and its listening socket on fd 4.
+func RunHolder(args []string, stderr io.Writer) int {
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGUSR1, syscall.SIGUSR2)
+	conn := os.NewFile(3, "/dev/fuse")
+	lf := os.NewFile(4, "holder socket")
+	if conn == nil || lf == nil {
+		fmt.Fprintln(stderr, "lxcfs-go fd-holder: started without its descriptors")
+		return 2
+	}
+	unix.CloseOnExec(3)
+	unix.CloseOnExec(4)
+	l, err := net.FileListener(lf)
+	lf.Close()
+	if err != nil {
+		fmt.Fprintf(stderr, "lxcfs-go fd-holder: %v\n", err)
+		return 2
+	}
+	ln := l.(*net.UnixListener)
+	socket := ln.Addr().String()
+	var sockStat unix.Stat_t
+	unix.Stat(socket, &sockStat)
+	quit := func(code int) {
+		// Remove the socket only if it is still ours.
+		var st unix.Stat_t
+		if unix.Stat(socket, &st) == nil && st.Ino == sockStat.Ino && st.Dev == sockStat.Dev {
+			os.Remove(socket)
+		}
+		os.Exit(code)
+	}
+	go func() {
+		// POLLERR once the connection is aborted or unmounted for good.
+		for {
+			fds := []unix.PollFd{{Fd: 3}}
+			_, err := unix.Poll(fds, -1)
+			if err == nil && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+				quit(0)
+			}
+			if err != nil && !errors.Is(err, unix.EINTR) {
+				quit(1)
+			}
+		}
+	}()
+	var mu sync.Mutex
+	held := &message{Type: "held", PID: os.Getpid()}
+	attached := 0
+	grace := holderGrace()
+	// Until the first daemon attaches, and whenever the last one is gone,
+	// the grace timer runs.
+	orphan := time.AfterFunc(grace, func() { quit(0) })
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				quit(1)
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		go func() {
+			defer c.Close()
+			if !peerIsRoot(c) {
+				return
+			}
+			m, files, err := recv(c, time.Now().Add(5*time.Second))
+			for _, f := range files {
+				f.Close()
+			}
+			if err != nil {
+				return
+			}
+			if m.Type == "attach" {
+				mu.Lock()
+				attached++
+				orphan.Stop()
+				mu.Unlock()
+				send(c, &message{Type: "ok"})
+				c.SetReadDeadline(time.Time{})
+				io.Copy(io.Discard, c) // until the daemon closes or dies
+				mu.Lock()
+				if attached--; attached == 0 {
+					orphan.Reset(grace)
+				}
+				mu.Unlock()
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch m.Type {
+			case "ping":
+				send(c, &message{Type: "pong", PID: os.Getpid()})
+			case "put":
+				if m.Init != nil {
+					held.Init = m.Init
+				}
+				if m.Mount != nil {
+					held.Mount = m.Mount
+				}
+				if m.State != nil {
+					held.State = m.State
+				}
+				send(c, &message{Type: "ok"})
+			case "get":
+				send(c, held, conn)
+			case "release":
+				send(c, &message{Type: "ok"})
+				quit(0)
+			default:
+				send(c, &message{Type: "error", Error: "unknown request " + m.Type})
+			}
+		}()
+	}
+}

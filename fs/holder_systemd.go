@@ -1,0 +1,271 @@
+package fs
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// systemd's fd store (FileDescriptorStoreMax= in the unit) is a second
+// keeper of the connection: the daemon stores the FUSE fd there under the
+// name "fuse", with memfds "fuse-state0" and "fuse-state1" holding the INIT
+// request, the mount's identity and the node table, and systemd hands both back (LISTEN_FDS,
+// LISTEN_FDNAMES) when it restarts the service after a crash. The fd holder
+// process is tried first; the store is the fallback, for instance when the
+// holder was killed along with the daemon.
+
+const (
+	fdNameConn  = "fuse"
+	fdNameState = "fuse-state"
+)
+
+type fdStoreState struct {
+	Init  []byte  `json:"init"`
+	Mount MountID `json:"mount"`
+	State *State  `json:"state,omitempty"`
+}
+
+// FDStore is this daemon's entry in systemd's fd store: the connection,
+// and two memfds that take turns holding the INIT request, the mount's
+// identity and the node table, so that a crash in the middle of an update
+// leaves the other one whole.
+type FDStore struct {
+	slots [2]int
+	seq   uint64
+}
+
+// StoreInFDStore puts s's connection into systemd's fd store when systemd
+// started us (NOTIFY_SOCKET); it returns nil otherwise.
+func StoreInFDStore(s *Server, f *FS) (*FDStore, error) {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return nil, nil
+	}
+	// Whatever an earlier connection left there is stale now.
+	RemoveFromFDStore()
+	st := &FDStore{slots: [2]int{-1, -1}}
+	for i := range st.slots {
+		fd, err := unix.MemfdCreate("lxcfs-go-fuse-state", unix.MFD_CLOEXEC)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		st.slots[i] = fd
+	}
+	mid, _ := LookupMount(s.Dir())
+	if err := st.Put(s.Init(), mid, f.ExportState(false)); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := st.Put(s.Init(), mid, f.ExportState(false)); err != nil {
+		st.Close()
+		return nil, err
+	}
+	for i, fd := range st.slots {
+		if err := sdNotifyFDs("FDSTORE=1\nFDNAME="+fdNameState+strconv.Itoa(i), fd); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	if err := sdNotifyFDs("FDSTORE=1\nFDNAME="+fdNameConn, int(s.Conn().Fd())); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// Files are the state memfds, to pass to a successor.
+func (st *FDStore) Files() []*os.File {
+	return []*os.File{os.NewFile(uintptr(st.slots[0]), "fuse-state0"), os.NewFile(uintptr(st.slots[1]), "fuse-state1")}
+}
+
+// AdoptFDStore continues the fd store entry whose state memfds a
+// predecessor passed on (or systemd handed back).
+func AdoptFDStore(files []*os.File) *FDStore {
+	st := &FDStore{}
+	for i, f := range files[:2] {
+		st.slots[i] = int(f.Fd())
+		if seq, s := readSlot(st.slots[i]); s != nil && seq > st.seq {
+			st.seq = seq
+		}
+	}
+	return st
+}
+
+// Put writes a new state into the older slot.
+func (st *FDStore) Put(init []byte, mid MountID, state *State) error {
+	body, err := json.Marshal(fdStoreState{Init: init, Mount: mid, State: state})
+	if err != nil {
+		return err
+	}
+	st.seq++
+	rec := make([]byte, 16+len(body))
+	binary.LittleEndian.PutUint64(rec[0:], st.seq)
+	binary.LittleEndian.PutUint32(rec[8:], uint32(len(body)))
+	binary.LittleEndian.PutUint32(rec[12:], crc32.ChecksumIEEE(body))
+	copy(rec[16:], body)
+	fd := st.slots[st.seq%2]
+	if _, err := unix.Pwrite(fd, rec, 0); err != nil {
+		return err
+	}
+	return unix.Ftruncate(fd, int64(len(rec)))
+}
+
+// Close closes this process's copies of the memfds.
+func (st *FDStore) Close() {
+	for _, fd := range st.slots {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+}
+
+// KeepState updates the stored node table whenever it grows (checked every
+// interval) until stop is closed.
+func (st *FDStore) KeepState(s *Server, f *FS, interval time.Duration, stop <-chan struct{}) {
+	last := f.DynamicNodes()
+	mid, _ := LookupMount(s.Dir())
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if n := f.DynamicNodes(); n != last {
+			if st.Put(s.Init(), mid, f.ExportState(false)) == nil {
+				last = n
+			}
+		}
+	}
+}
+
+// readSlot returns the state in a slot and its sequence number.
+func readSlot(fd int) (uint64, *fdStoreState) {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Size < 16 || st.Size > maxMessage {
+		return 0, nil
+	}
+	b := make([]byte, st.Size)
+	n, err := unix.Pread(fd, b, 0)
+	if err != nil || n < 16 {
+		return 0, nil
+	}
+	size := binary.LittleEndian.Uint32(b[8:])
+	if int(size) > n-16 {
+		return 0, nil
+	}
+	body := b[16 : 16+size]
+	if crc32.ChecksumIEEE(body) != binary.LittleEndian.Uint32(b[12:]) {
+		return 0, nil
+	}
+	var s fdStoreState
+	if json.Unmarshal(body, &s) != nil {
+		return 0, nil
+	}
+	return binary.LittleEndian.Uint64(b[0:]), &s
+}
+
+// RemoveFromFDStore takes the connection out of the fd store (a clean
+// stop).
+func RemoveFromFDStore() {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return
+	}
+	sdNotifyFDs("FDSTOREREMOVE=1\nFDNAME=" + fdNameConn)
+	sdNotifyFDs("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "0")
+	sdNotifyFDs("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "1")
+}
+
+// FromFDStore returns the connection systemd handed back, if it did, and
+// clears the LISTEN_* variables so that no child inherits them.
+func FromFDStore() (*Held, error) {
+	pid, _ := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
+	if pid != os.Getpid() || n <= 0 {
+		return nil, nil
+	}
+	os.Unsetenv("LISTEN_PID")
+	os.Unsetenv("LISTEN_FDS")
+	os.Unsetenv("LISTEN_FDNAMES")
+	var conn *os.File
+	var best *fdStoreState
+	var bestSeq uint64
+	var slots []*os.File
+	for i := range n {
+		fd := 3 + i
+		unix.CloseOnExec(fd)
+		name := ""
+		if i < len(names) {
+			name = names[i]
+		}
+		switch {
+		case name == fdNameConn && conn == nil:
+			conn = os.NewFile(uintptr(fd), "/dev/fuse")
+			continue
+		case strings.HasPrefix(name, fdNameState) && len(slots) < 2:
+			if seq, st := readSlot(fd); st != nil && seq >= bestSeq {
+				best, bestSeq = st, seq
+			}
+			slots = append(slots, os.NewFile(uintptr(fd), "fuse-state"))
+			continue
+		}
+		unix.Close(fd)
+	}
+	closeSlots := func() {
+		for _, f := range slots {
+			f.Close()
+		}
+	}
+	if conn == nil {
+		closeSlots()
+		return nil, nil
+	}
+	if best == nil || len(best.Init) == 0 {
+		conn.Close()
+		closeSlots()
+		return nil, errors.New("fd store: the connection came without its state")
+	}
+	h := &Held{Conn: conn, Init: best.Init, Mount: best.Mount, State: best.State}
+	if len(slots) == 2 {
+		h.FDStore = AdoptFDStore(slots)
+	} else {
+		closeSlots()
+	}
+	return h, nil
+}
+
+// sdNotifyFDs sends state to systemd's notify socket with fds attached.
+func sdNotifyFDs(state string, fds ...int) error {
+	addr := os.Getenv("NOTIFY_SOCKET")
+	if addr == "" {
+		return nil
+	}
+	if strings.HasPrefix(addr, "@") {
+		addr = "\x00" + addr[1:]
+	}
+	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(sock)
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	err = unix.Sendmsg(sock, []byte(state), oob, &unix.SockaddrUnix{Name: addr}, 0)
+	if errors.Is(err, syscall.EAGAIN) {
+		err = fmt.Errorf("notify socket busy: %w", err)
+	}
+	return err
+}
