@@ -60,3 +60,48 @@ install: build
 
 clean:
 	rm -rf bin
+
+# Benchmarks (root, /dev/fuse, cgroups). `make bench` runs every sub-target;
+# each adds itself with a line "bench: bench-<name>". BENCHFLAGS go to the
+# benchmark binaries, e.g. BENCHFLAGS="-bench.rounds=5 -bench.files=meminfo".
+BENCHFLAGS ?=
+.PHONY: bench-read
+bench: bench-read
+
+# Reads of every virtual file through lxcfs-go, the reference lxcfs, a
+# trivial go-fuse server (the floor) and the kernel, from readers inside a
+# limited cgroup; prints a table and writes bench/out/read.json.
+bench-read: build
+	CGO_ENABLED=0 $(GO) test -c -o bin/bench-read ./bench/read
+	LXCFS_GO_BIN=$(abspath $(BIN)) ./bin/bench-read -test.run '^TestReadBench$$' -test.timeout 15m -bench.read $(BENCHFLAGS)
+
+# The loadavg sampler at scale: N cgroups (default 200) x 25 sleeping tasks,
+# a reader of proc/loadavg in each, lxcfs-go -l and the reference lxcfs -l
+# side by side; prints each daemon's CPU seconds over a 20 s window and its
+# RSS, writes bench/out/loadavg.json. BENCH_LOADAVG_FLAGS, e.g.
+# "-bench.n=500 -bench.window=30s -bench.noref".
+BENCH_LOADAVG_FLAGS ?=
+.PHONY: bench-loadavg
+bench: bench-loadavg
+
+bench-loadavg: build
+	CGO_ENABLED=0 $(GO) test -c -o bin/bench-loadavg ./bench/loadavg
+	LXCFS_GO_BIN=$(abspath $(BIN)) ./bin/bench-loadavg -test.run '^TestLoadavgBench$$' -test.timeout 15m -test.v -bench.loadavg $(BENCH_LOADAVG_FLAGS)
+
+# Fuzzing: every go fuzz target for FUZZTIME each (one at a time: a fuzz
+# run uses every CPU). Findings are written to <pkg>/testdata/fuzz and kept
+# as regression seeds, which every `go test` (and so `make test`) runs.
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) sh scripts/fuzz.sh
+
+# Soak: 10 minutes of full-rate reads from 8 readers in cgroups that are
+# created and removed as it runs, and the isolation test for 60 s; RSS and
+# goroutines of the daemon must stay flat and no read may fail. Not part of
+# `make test`. LXCFS_GO_SOAK_SECONDS shortens it.
+LXCFS_GO_SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: build
+	LXCFS_GO_BIN=$(abspath $(BIN)) LXCFS_GO_SOAK_SECONDS=$(LXCFS_GO_SOAK_SECONDS) LXCFS_GO_ISOLATION_SECONDS=60 \
+		$(GO) test -count=1 -timeout 30m -v -run '^(TestSoak|TestIsolation)$$' ./tests/integration/

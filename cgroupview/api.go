@@ -21,10 +21,14 @@ type Want uint
 
 const (
 	WantMemory Want = 1 << iota
+	// WantCPU reads the effective cpuset; with WantCPUQuota also the CFS
+	// quota (only --enable-cfs uses it).
 	WantCPU
+	WantCPUQuota
 	WantUsage
 	WantSlabinfo
 	WantTasks
+	WantIO
 )
 
 // Cgroups is where one process sits: a path per v1 controller and the path

@@ -47,3 +47,72 @@ func BenchmarkContainerInitSelf(b *testing.B) {
 		}
 	}
 }
+
+// The caller-to-snapshot path on the real host, for the test process
+// itself (make bench-read measures it through FUSE).
+
+func realView(b *testing.B) *View {
+	v, err := New(Options{})
+	if err != nil {
+		b.Skip("no usable /proc:", err)
+	}
+	return v
+}
+
+func BenchmarkSnapshotSelfMemory(b *testing.B) {
+	v := realView(b)
+	cg, err := v.Cgroups(os.Getpid())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Snapshot(cg, WantMemory)
+	}
+}
+
+func BenchmarkSnapshotSelfCPUUsage(b *testing.B) {
+	v := realView(b)
+	cg, err := v.Cgroups(os.Getpid())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Snapshot(cg, WantCPU|WantUsage)
+	}
+}
+
+// BenchmarkResolveSelf is what every READ at offset 0 does before the
+// snapshot: ContainerInit, then Cgroups of the process found.
+func BenchmarkResolveSelf(b *testing.B) {
+	v := realView(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		ref, _, err := v.ContainerInit(os.Getpid())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := v.Cgroups(ref.PID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReadSmallKept(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := readSmall("/proc/self/stat"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReadSmallOSReadFile(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := os.ReadFile("/proc/self/stat"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

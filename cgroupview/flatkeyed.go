@@ -36,16 +36,25 @@ func parseFlatKeyed(b []byte, fn func(key, value []byte) error) error {
 	return nil
 }
 
-// twoFields splits a line into exactly two space-separated fields.
+// twoFields splits a line into exactly two space-separated fields. It scans
+// by hand: it runs for every line of memory.stat on every read.
 func twoFields(line []byte) (a, b []byte, ok bool) {
 	line = bytes.TrimSpace(line)
-	i := bytes.IndexAny(line, " \t")
-	if i < 0 {
+	i := 0
+	for i < len(line) && line[i] != ' ' && line[i] != '\t' {
+		i++
+	}
+	if i == len(line) {
 		return nil, nil, false
 	}
-	a, b = line[:i], bytes.TrimLeft(line[i:], " \t")
-	if bytes.ContainsAny(b, " \t") {
-		return nil, nil, false
+	j := i
+	for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
+		j++
 	}
-	return a, b, true
+	for _, c := range line[j:] {
+		if c == ' ' || c == '\t' {
+			return nil, nil, false
+		}
+	}
+	return line[:i], line[j:], true
 }

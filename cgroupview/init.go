@@ -33,9 +33,14 @@ const minPruneAt = 256
 // initCache maps a pid namespace inode to the init (PID 1) of that
 // namespace, as the daemon sees it.
 type initCache struct {
-	mu      sync.Mutex
-	self    nsID // the daemon's own pid namespace, once known
-	selfOK  bool
+	mu     sync.Mutex
+	self   nsID // the daemon's own pid namespace, once known
+	selfOK bool
+	// selfInit is PID 1 of the daemon's own namespace, once known.
+	selfInit   Process
+	selfInitOK bool
+	// threads caches each calling thread's namespace and process.
+	threads map[int]threadEntry
 	m       map[uint64]Process
 	pruneAt int  // prune when len(m) grows past this
 	pruning bool // a prune is running
@@ -63,33 +68,55 @@ func (v *View) ContainerInit(tid int) (ref Process, init Process, err error) {
 	if tid <= 0 {
 		return Process{}, Process{}, fmt.Errorf("%w: pid %d", ErrNoProcess, tid)
 	}
-	ns, err := v.pidNS(tid)
+	if e, ok := v.pinned.lookup(tid); ok {
+		switch {
+		case e.container:
+			return e.ref, e.ref, nil
+		case e.ref.PID > 0:
+			if init, err = v.selfInit(); err == nil {
+				return e.ref, init, nil
+			}
+		default:
+			if p, ok := v.cachedInit(e.ns.ino); ok {
+				return p, p, nil
+			}
+		}
+	}
+	pin := pinnedThread{pidfd: v.pinned.open(tid), initfd: -1}
+	defer func() {
+		if err == nil {
+			v.pinned.store(tid, pin)
+		} else if pin.pidfd >= 0 {
+			pin.close()
+		}
+	}()
+	ns, err := v.threadNS(tid)
 	if err != nil {
 		return Process{}, Process{}, noProcess(err)
 	}
+	pin.ns = ns
 	self, err := v.selfPidNS()
 	if err != nil {
 		return Process{}, Process{}, err
 	}
 	if ns == self {
-		b, err := readSmall(v.procPath(tid, "status"))
+		tgid, thread, err := v.threadGroup(tid)
 		if err != nil {
+			return Process{}, Process{}, err
+		}
+		if tgid == tid {
+			ref = thread
+		} else if ref, err = v.process(tgid); err != nil {
 			return Process{}, Process{}, noProcess(err)
 		}
-		s, ok := ParseStatusField(b, "Tgid")
-		tgid, err := strconv.Atoi(s)
-		if !ok || err != nil || tgid <= 0 {
-			return Process{}, Process{}, fmt.Errorf("%w: %s: bad Tgid %q", ErrParse, v.procPath(tid, "status"), s)
+		if init, err = v.selfInit(); err != nil {
+			return Process{}, Process{}, err
 		}
-		if ref, err = v.process(tgid); err != nil {
-			return Process{}, Process{}, noProcess(err)
-		}
-		if init, err = v.process(1); err != nil {
-			return Process{}, Process{}, fmt.Errorf("cgroupview: pid 1: %w", err)
-		}
+		pin.ref = ref
 		return ref, init, nil
 	}
 	if p, ok := v.cachedInit(ns.ino); ok {
+		v.pinInit(&pin, p)
 		return p, p, nil
 	}
 	p, err := v.findInit(tid, ns)
@@ -97,7 +124,111 @@ func (v *View) ContainerInit(tid int) (ref Process, init Process, err error) {
 		return Process{}, Process{}, err
 	}
 	v.storeInit(ns.ino, p)
+	v.pinInit(&pin, p)
 	return p, p, nil
+}
+
+// threadNS is the pid namespace of thread tid. A task's pid namespace never
+// changes, so it is cached by tid and start time; a reused tid has another
+// start time and is looked up afresh. Without a readable stat it is looked
+// up every time.
+func (v *View) threadNS(tid int) (nsID, error) {
+	thread, err := v.process(tid)
+	if err != nil {
+		return v.pidNS(tid)
+	}
+	c := &v.inits
+	c.mu.Lock()
+	e, ok := c.threads[tid]
+	c.mu.Unlock()
+	if ok && e.start == thread.StartTicks {
+		return e.ns, nil
+	}
+	ns, err := v.pidNS(tid)
+	if err != nil {
+		return nsID{}, err
+	}
+	// The namespace must belong to the thread whose start time we have.
+	if again, err := v.process(tid); err != nil || again.StartTicks != thread.StartTicks {
+		return nsID{}, fmt.Errorf("%w: thread %d was replaced", ErrNoProcess, tid)
+	}
+	c.mu.Lock()
+	if c.threads == nil || len(c.threads) >= maxThreadCache {
+		c.threads = make(map[int]threadEntry)
+	}
+	c.threads[tid] = threadEntry{start: thread.StartTicks, ns: ns}
+	c.mu.Unlock()
+	return ns, nil
+}
+
+// threadGroup returns the thread group (process) of thread tid and tid's
+// own start time. The tgid of a thread never changes while the thread
+// lives, so it is cached by tid and start time: a reused tid has another
+// start time and is looked up afresh in /proc/<tid>/status.
+func (v *View) threadGroup(tid int) (tgid int, thread Process, err error) {
+	if thread, err = v.process(tid); err != nil {
+		return 0, Process{}, noProcess(err)
+	}
+	c := &v.inits
+	c.mu.Lock()
+	e, ok := c.threads[tid]
+	c.mu.Unlock()
+	if ok && e.start == thread.StartTicks && e.tgid > 0 {
+		return e.tgid, thread, nil
+	}
+	name := v.procPath(tid, "status")
+	b, err := readSmall(name)
+	if err != nil {
+		return 0, Process{}, noProcess(err)
+	}
+	s, ok := ParseStatusField(b, "Tgid")
+	tgid, err = strconv.Atoi(s)
+	if !ok || err != nil || tgid <= 0 {
+		return 0, Process{}, fmt.Errorf("%w: %s: bad Tgid %q", ErrParse, name, s)
+	}
+	// The status read must belong to the thread whose start time we have.
+	if again, err := v.process(tid); err != nil || again.StartTicks != thread.StartTicks {
+		return 0, Process{}, fmt.Errorf("%w: thread %d was replaced", ErrNoProcess, tid)
+	}
+	c.mu.Lock()
+	if old, ok := c.threads[tid]; ok && old.start == thread.StartTicks {
+		old.tgid = tgid
+		c.threads[tid] = old
+	}
+	c.mu.Unlock()
+	return tgid, thread, nil
+}
+
+// maxThreadCache bounds the thread cache; it starts over when full.
+const maxThreadCache = 1 << 14
+
+// threadEntry is what never changes while a thread lives: its pid
+// namespace and its process. start is the thread's start time, which tells
+// a reused tid apart; tgid is 0 until looked up.
+type threadEntry struct {
+	start uint64
+	ns    nsID
+	tgid  int
+}
+
+// selfInit is PID 1 of the daemon's own pid namespace, read once: it lives
+// as long as the namespace, and so as long as the daemon.
+func (v *View) selfInit() (Process, error) {
+	c := &v.inits
+	c.mu.Lock()
+	p, ok := c.selfInit, c.selfInitOK
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := v.process(1)
+	if err != nil {
+		return Process{}, fmt.Errorf("cgroupview: pid 1: %w", err)
+	}
+	c.mu.Lock()
+	c.selfInit, c.selfInitOK = p, true
+	c.mu.Unlock()
+	return p, nil
 }
 
 // noProcess wraps err in ErrNoProcess when it says the process is gone.

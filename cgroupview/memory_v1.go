@@ -9,22 +9,38 @@ import (
 // memoryV1 reads a cgroup v1 memory cgroup. The cgroup's own usage and
 // memory.stat must be readable; the limits are the minimum over d and its
 // ancestors, where the root always shows the kernel's "unlimited".
+//
+// When the hierarchy is mounted from its root, memory.stat's
+// hierarchical_memory_limit and hierarchical_memsw_limit are that minimum
+// already (mm/memcontrol-v1.c walks every ancestor), which saves reading the
+// limit files of every level; without those keys the levels are walked.
 func (v *View) memoryV1(d cgroupDir) (*Memory, error) {
 	usage, err := readUintFile(d.file("memory.usage_in_bytes"))
 	if err != nil {
 		return nil, err
 	}
-	limit, _, err := minLimit(d, "memory.limit_in_bytes")
+	statName := d.file("memory.stat")
+	bp := getBuf()
+	b, err := fastReadInto(statName, bp)
 	if err != nil {
+		putBuf(bp)
 		return nil, err
 	}
-	b, err := readSmall(d.file("memory.stat"))
-	if err != nil {
-		return nil, err
+	var hier hierarchicalV1
+	var hp *hierarchicalV1
+	if d.wholeTree {
+		hp = &hier
 	}
-	stat, err := ParseMemoryStatV1(b)
+	stat, err := parseMemoryStatV1(b, hp)
+	putBuf(bp)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.file("memory.stat"), err)
+		return nil, fmt.Errorf("%s: %w", statName, err)
+	}
+	limit := hier.memory
+	if !hier.hasMemory {
+		if limit, _, err = minLimit(d, "memory.limit_in_bytes"); err != nil {
+			return nil, err
+		}
 	}
 	m := &Memory{Limit: limit, UsageBytes: usage, Swappiness: -1, Stat: stat}
 	if sw, err := readUintFile(d.file("memory.swappiness")); err == nil && sw <= 200 {
@@ -32,7 +48,7 @@ func (v *View) memoryV1(d cgroupDir) (*Memory, error) {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		v.log.Debug("swappiness of cgroup unavailable", "path", d.path, "err", err)
 	}
-	if m.Swap, err = swapV1(d, limit, usage); err != nil {
+	if m.Swap, err = swapV1(d, limit, usage, hier); err != nil {
 		v.log.Debug("swap of cgroup unavailable", "path", d.path, "err", err)
 	}
 	return m, nil
@@ -42,7 +58,7 @@ func (v *View) memoryV1(d cgroupDir) (*Memory, error) {
 // returns nil, nil when the kernel has no memsw files: built without
 // CONFIG_MEMCG_SWAP (CONFIG_SWAP off), or booted with swapaccount=0 (the
 // Debian and Ubuntu default before cgroup v2 became the default).
-func swapV1(d cgroupDir, memLimit Limit, memUsage uint64) (*Swap, error) {
+func swapV1(d cgroupDir, memLimit Limit, memUsage uint64, hier hierarchicalV1) (*Swap, error) {
 	memswUsage, err := readUintFile(d.file("memory.memsw.usage_in_bytes"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -50,9 +66,12 @@ func swapV1(d cgroupDir, memLimit Limit, memUsage uint64) (*Swap, error) {
 	if err != nil {
 		return nil, err
 	}
-	memswLimit, found, err := minLimit(d, "memory.memsw.limit_in_bytes")
-	if err != nil || !found {
-		return nil, err
+	memswLimit, found := hier.memsw, hier.hasMemsw
+	if !found {
+		memswLimit, found, err = minLimit(d, "memory.memsw.limit_in_bytes")
+		if err != nil || !found {
+			return nil, err
+		}
 	}
 	s := &Swap{}
 	switch {
@@ -78,10 +97,29 @@ func swapV1(d cgroupDir, memLimit Limit, memUsage uint64) (*Swap, error) {
 // does). Unknown keys are ignored; a malformed line or a bad value of a
 // used key is an error wrapping ErrParse.
 func ParseMemoryStatV1(b []byte) (MemoryStat, error) {
+	return parseMemoryStatV1(b, nil)
+}
+
+// parseMemoryStatV1 is ParseMemoryStatV1 that also picks the
+// hierarchical_* limits into hier when it is not nil (one pass over the
+// text). A hierarchical value that does not parse is left unset.
+func parseMemoryStatV1(b []byte, hier *hierarchicalV1) (MemoryStat, error) {
 	var s MemoryStat
 	err := parseFlatKeyed(b, func(key, value []byte) error {
 		var p *uint64
 		switch string(key) {
+		case "hierarchical_memory_limit", "hierarchical_memsw_limit":
+			if hier == nil {
+				return nil
+			}
+			if x, err := ParseLimit(value); err == nil {
+				if string(key) == "hierarchical_memory_limit" {
+					hier.memory, hier.hasMemory = x, true
+				} else {
+					hier.memsw, hier.hasMemsw = x, true
+				}
+			}
+			return nil
 		case "total_cache":
 			p = &s.CacheBytes
 		case "total_rss":
@@ -124,4 +162,12 @@ func ParseMemoryStatV1(b []byte) (MemoryStat, error) {
 // it.
 func slabinfoV1(d cgroupDir) ([]byte, error) {
 	return readSmall(d.file("memory.kmem.slabinfo"))
+}
+
+// hierarchicalV1 holds v1 memory.stat's hierarchical_memory_limit and
+// hierarchical_memsw_limit: the minimum limits over the cgroup and all its
+// ancestors.
+type hierarchicalV1 struct {
+	memory, memsw       Limit
+	hasMemory, hasMemsw bool
 }

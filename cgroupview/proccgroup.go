@@ -101,11 +101,15 @@ func (v *View) Cgroups(pid int) (Cgroups, error) {
 		}
 		return Cgroups{}, err
 	}
+	if cg, ok := v.cgroups.lookup(pid, b); ok {
+		return cg, nil
+	}
 	ms, err := ParseProcCgroup(bytes.NewReader(b))
 	if err != nil {
 		return Cgroups{}, fmt.Errorf("%s: %w", name, err)
 	}
 	cg := Cgroups{V1: make(map[string]string, len(ms))}
+	defer func() { v.cgroups.store(pid, b, cg) }()
 	for _, m := range ms {
 		if m.HierarchyID == 0 && len(m.Controllers) == 0 {
 			if m.Deleted {

@@ -105,7 +105,7 @@ func fixtureView(t *testing.T, name string) *View {
 	return v
 }
 
-const all = WantMemory | WantCPU | WantUsage | WantSlabinfo
+const all = WantMemory | WantCPU | WantCPUQuota | WantUsage | WantSlabinfo
 
 const (
 	kiB = 1024
@@ -386,13 +386,13 @@ func TestFixtureSnapshots(t *testing.T) {
 				t.Errorf("Snapshot (-want +got):\n%s", diff)
 			}
 			// Each part alone equals the same part of the full snapshot.
-			for _, w := range []Want{WantMemory, WantCPU, WantUsage, WantSlabinfo} {
+			for _, w := range []Want{WantMemory, WantCPU | WantCPUQuota, WantUsage, WantSlabinfo} {
 				part := v.Snapshot(cg, w)
 				want := &Snapshot{}
 				switch w {
 				case WantMemory:
 					want.Memory = tt.want.Memory
-				case WantCPU:
+				case WantCPU | WantCPUQuota:
 					want.CPU = tt.want.CPU
 				case WantUsage:
 					want.Usage = tt.want.Usage
@@ -535,5 +535,22 @@ func TestRealHost(t *testing.T) {
 	}
 	if v.memory != nil && s.Memory == nil && cg.V1["memory"] != "/" {
 		t.Errorf("memory controller at %s but no Memory for %+v", v.memory.MountPoint, cg)
+	}
+}
+
+// TestQuotaOnlyWhenWanted: without WantCPUQuota the quota files are not read,
+// so a garbage quota cannot hide the cpuset.
+func TestQuotaOnlyWhenWanted(t *testing.T) {
+	v, err := New(Options{ProcFS: "testdata/v1/proc", MountPrefix: "testdata/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg, err := v.Cgroups(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with, without := v.Snapshot(cg, WantCPU|WantCPUQuota).CPU, v.Snapshot(cg, WantCPU).CPU
+	if with == nil || without == nil || with.QuotaCPUs == 0 || without.QuotaCPUs != 0 || !with.CPUs.Equal(without.CPUs) {
+		t.Fatalf("with quota %+v, without %+v; want the same cpuset and a quota only in the first", with, without)
 	}
 }

@@ -2,8 +2,9 @@ package cgroupview
 
 import (
 	"bytes"
-	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // Tasks counts the threads of a container's cgroup subtree by state.
@@ -60,22 +61,39 @@ func (v *View) readTasks(cg Cgroups) *Tasks {
 }
 
 // countTasks adds the threads of dir and its descendants to t; false when
-// dir itself cannot be read.
+// dir itself cannot be read. It uses plain system calls and a pooled buffer
+// (Stat reads it on every read of /proc/stat).
 func (v *View) countTasks(dir, file string, t *Tasks, depth int) bool {
-	b, err := os.ReadFile(dir + "/" + file)
+	bp := getBuf()
+	b, err := readByPath(dir+"/"+file, bp)
 	if err != nil {
+		putBuf(bp)
 		return false
 	}
 	var stat [512]byte
-	for line := range bytes.SplitSeq(b, []byte("\n")) {
+	pathBuf := make([]byte, 0, 64)
+	// Few threads (the common container): keep their stat files open, one
+	// pread each (see fastread.go); many: open and close each, so that a
+	// big container does not churn the fd cache.
+	keep := bytes.Count(b, []byte{'\n'}) <= maxKeptTaskFiles
+	for len(b) > 0 {
 		if t.Total >= maxTaskWalk {
+			putBuf(bp)
 			return true
 		}
-		tid, err := strconv.Atoi(string(bytes.TrimSpace(line)))
-		if err != nil || tid <= 0 {
+		var line []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			line, b = b, nil
+		}
+		tid, ok := parseTid(line)
+		if !ok {
 			continue
 		}
-		switch taskState(v.procPath(tid, "stat"), stat[:]) {
+		pathBuf = append(append(append(pathBuf[:0], v.procFS...), '/'), strconv.Itoa(tid)...)
+		pathBuf = append(pathBuf, "/stat"...)
+		switch taskState(pathBuf, stat[:], keep) {
 		case 'R':
 			t.Running++
 		case 'D':
@@ -85,31 +103,102 @@ func (v *View) countTasks(dir, file string, t *Tasks, depth int) bool {
 		}
 		t.Total++
 	}
+	putBuf(bp)
 	if depth >= 64 {
 		return true
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return true
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			v.countTasks(dir+"/"+e.Name(), file, t, depth+1)
-		}
+	for _, name := range subdirs(dir) {
+		v.countTasks(dir+"/"+name, file, t, depth+1)
 	}
 	return true
 }
 
+// maxKeptTaskFiles is the most threads in one cgroup whose stat files are
+// kept open.
+const maxKeptTaskFiles = 256
+
+// parseTid parses one line of a tasks or cgroup.threads file.
+func parseTid(line []byte) (int, bool) {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 || len(line) > 10 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range line {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, n > 0
+}
+
+// subdirs lists the names of the subdirectories of dir (child cgroups),
+// reading the directory with getdents and keeping only DT_DIR entries.
+func subdirs(dir string) []string {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	bp := getBuf()
+	defer putBuf(bp)
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, *bp)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return names
+		}
+		buf := (*bp)[:n]
+		for len(buf) >= 19 {
+			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
+			reclen := int(buf[16]) | int(buf[17])<<8
+			if reclen < 19 || reclen > len(buf) {
+				return names
+			}
+			if buf[18] == unix.DT_DIR {
+				name := buf[19:reclen]
+				if i := bytes.IndexByte(name, 0); i >= 0 {
+					name = name[:i]
+				}
+				if s := string(name); s != "." && s != ".." {
+					names = append(names, s)
+				}
+			}
+			buf = buf[reclen:]
+		}
+	}
+}
+
 // taskState is the state letter of /proc/<tid>/stat (the field after the
 // command, which may itself hold spaces and parentheses); 0 if unreadable.
-func taskState(name string, buf []byte) byte {
-	f, err := os.Open(name)
-	if err != nil {
+// name is the path; buf receives the file's start.
+func taskState(name []byte, buf []byte, keep bool) byte {
+	var b []byte
+	if keep {
+		bp := getBuf()
+		c, err := fastReadInto(string(name), bp)
+		if err == nil {
+			b = buf[:copy(buf, c)]
+		}
+		putBuf(bp)
+	} else {
+		fd, err := unix.Open(string(name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return 0
+		}
+		n, _ := unix.Read(fd, buf)
+		unix.Close(fd)
+		if n > 0 {
+			b = buf[:n]
+		}
+	}
+	if len(b) == 0 {
 		return 0
 	}
-	n, _ := f.Read(buf)
-	f.Close()
-	b := buf[:n]
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 || i+2 >= len(b) {
 		return 0

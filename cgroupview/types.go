@@ -46,6 +46,9 @@ type Snapshot struct {
 	// Tasks counts the threads of the container's cgroup subtree; nil for
 	// the root cgroup (the host's counts apply) or when unreadable.
 	Tasks *Tasks
+	// IO is the block I/O per device (v1 blkio.throttle.*_recursive, v2
+	// io.stat); nil without the controller or when unreadable.
+	IO *IO
 }
 
 // Memory is the container's memory controller state.

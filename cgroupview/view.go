@@ -13,7 +13,10 @@ import (
 
 // View reads the cgroups of the processes on one host. It is safe for
 // concurrent use. The layout is read once by New; cgroup files are read
-// afresh on every Snapshot.
+// afresh on every Snapshot, through file descriptors kept open between
+// reads where the kernel regenerates the file at each read (fastread.go),
+// and a calling thread's namespace and process are kept while a pidfd
+// says it lives (pidfd.go).
 type View struct {
 	procFS string
 	prefix string
@@ -24,12 +27,20 @@ type View struct {
 	// controllers (nil when none has them); see New.
 	memory, cpu, cpuset, cpuacct *Hierarchy
 
-	inits initCache
+	inits   initCache
+	cgroups cgroupsCache
+	pinned  pinnedThreads
+
+	// kernelMemory says the memory hierarchy is a real cgroup file system
+	// (not a fixture tree), whose memory.stat hierarchical_* limits are
+	// consistent with the limit files by construction.
+	kernelMemory bool
 }
 
 // New reads ProcFS/self/mountinfo and detects the cgroup layout, reading
-// the cgroup2 root's cgroup.controllers below MountPrefix. It opens nothing
-// else. An empty ProcFS means "/proc".
+// the cgroup2 root's cgroup.controllers below MountPrefix. Beyond those it
+// only looks at the file system types of ProcFS and the memory hierarchy.
+// An empty ProcFS means "/proc".
 func New(opts Options) (*View, error) {
 	v := &View{procFS: opts.ProcFS, prefix: opts.MountPrefix, log: opts.Logger}
 	if v.procFS == "" {
@@ -55,6 +66,10 @@ func New(opts Options) (*View, error) {
 	v.cpu = v.layout.ForController("cpu")
 	v.cpuset = v.layout.ForController("cpuset")
 	v.cpuacct = v.layout.ForController("cpuacct")
+	if v.memory != nil {
+		v.kernelMemory = isCgroupFS(v.prefix + v.memory.MountPoint)
+	}
+	v.pinned.on = ownProcFS(v.procFS)
 	v.log.Debug("cgroup layout", "kind", v.layout.Kind,
 		"memory", hierarchyName(v.memory), "cpu", hierarchyName(v.cpu),
 		"cpuset", hierarchyName(v.cpuset), "cpuacct", hierarchyName(v.cpuacct))
@@ -76,10 +91,10 @@ func (v *View) procPath(pid int, file string) string {
 	return v.procFS + "/" + strconv.Itoa(pid) + "/" + file
 }
 
-// readSmall reads a whole small file. cgroupfs and procfs report a size of
-// 0, so os.ReadFile starts from its 512-byte buffer and grows as needed.
+// readSmall reads a whole small file, keeping kernel files open between
+// reads where that is safe (see fastread.go).
 func readSmall(name string) ([]byte, error) {
-	return os.ReadFile(name)
+	return fastReadFile(name)
 }
 
 // cgroupDir is one cgroup directory of one hierarchy: base is MountPrefix
@@ -88,6 +103,11 @@ func readSmall(name string) ([]byte, error) {
 type cgroupDir struct {
 	base string
 	path string
+	// wholeTree says this is the memory hierarchy of a real cgroup file
+	// system mounted from its root, so that the
+	// walk to path "/" covers every ancestor the kernel knows (and v1
+	// memory.stat's hierarchical_* limits equal the walk's minimum).
+	wholeTree bool
 }
 
 // file is the name of a file of the cgroup.
@@ -105,9 +125,9 @@ func (d cgroupDir) parent() (cgroupDir, bool) {
 	}
 	i := strings.LastIndexByte(d.path, '/')
 	if i <= 0 {
-		return cgroupDir{base: d.base, path: "/"}, true
+		return cgroupDir{base: d.base, path: "/", wholeTree: d.wholeTree}, true
 	}
-	return cgroupDir{base: d.base, path: d.path[:i]}, true
+	return cgroupDir{base: d.base, path: d.path[:i], wholeTree: d.wholeTree}, true
 }
 
 // exists reports whether the cgroup directory is there. Walks that may skip
@@ -144,7 +164,7 @@ func (v *View) dir(h *Hierarchy, cg Cgroups, ctrl string) (cgroupDir, bool) {
 			"controller", ctrl, "path", p, "mount_root", h.Root)
 		return cgroupDir{}, false
 	}
-	return cgroupDir{base: v.prefix + h.MountPoint, path: rel}, true
+	return cgroupDir{base: v.prefix + h.MountPoint, path: rel, wholeTree: h.Root == "/" && h == v.memory && v.kernelMemory}, true
 }
 
 // relativeTo returns p relative to root, both absolute cgroup paths. It
@@ -191,8 +211,8 @@ func (v *View) Snapshot(cg Cgroups, want Want) *Snapshot {
 	if want&WantMemory != 0 {
 		s.Memory = v.readMemory(cg)
 	}
-	if want&WantCPU != 0 {
-		s.CPU = v.readCPU(cg)
+	if want&(WantCPU|WantCPUQuota) != 0 {
+		s.CPU = v.readCPU(cg, want&WantCPUQuota != 0)
 	}
 	if want&WantUsage != 0 {
 		s.Usage = v.readUsage(cg)
@@ -202,6 +222,9 @@ func (v *View) Snapshot(cg Cgroups, want Want) *Snapshot {
 	}
 	if want&WantTasks != 0 {
 		s.Tasks = v.readTasks(cg)
+	}
+	if want&WantIO != 0 {
+		s.IO = v.readIO(cg)
 	}
 	return s
 }
@@ -225,7 +248,7 @@ func (v *View) readMemory(cg Cgroups) *Memory {
 	return m
 }
 
-func (v *View) readCPU(cg Cgroups) *CPU {
+func (v *View) readCPU(cg Cgroups, withQuota bool) *CPU {
 	sd, hasCPUSet := v.dir(v.cpuset, cg, "cpuset")
 	qd, hasCPU := v.dir(v.cpu, cg, "cpu")
 	if !hasCPUSet && !hasCPU {
@@ -244,7 +267,7 @@ func (v *View) readCPU(cg Cgroups) *CPU {
 			return nil
 		}
 	}
-	if hasCPU {
+	if hasCPU && withQuota {
 		var err error
 		if v.cpu.Version == 2 {
 			c.QuotaCPUs, err = quotaV2(qd)

@@ -7,15 +7,20 @@
 package content
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/cpuview"
+	"github.com/lxcfs-go/lxcfs-go/loadavg"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 )
 
@@ -77,6 +82,15 @@ type Options struct {
 	MountPrefix string // prefix for cgroup mount points; "" on a real host
 	Render      proc.Options
 	Logger      *slog.Logger
+	// Loadavg (-l) serves per-container load averages from a sampler that
+	// starts with the first read of loadavg.
+	Loadavg bool
+	// PSIPoll (--enable-psi-poll) lets proc/pressure/* take trigger
+	// writes and poll(2); see PressureFile.
+	PSIPoll bool
+	// Now is the clock of the loadavg and CPU-view histories; time.Now
+	// when nil.
+	Now func() time.Time
 }
 
 // Source renders virtual files. It is safe for concurrent use.
@@ -86,6 +100,17 @@ type Source struct {
 	log     *slog.Logger
 	virtOff atomic.Bool
 	sizes   [numFiles]atomic.Pointer[sizeEntry]
+
+	// load keeps the load averages under -l; loadRun starts its sampling
+	// loop once, at the first read of loadavg.
+	load      *loadavg.Sampler
+	loadCount *cgroupview.LoadCounter
+	loadRun   sync.Once
+	loadDone  chan struct{} // closed when the sampling loop has returned
+	stop      context.CancelFunc
+	ctx       context.Context
+	// cpuHist keeps the --enable-cfs per-CPU times.
+	cpuHist *cpuview.History
 }
 
 // New detects the cgroup layout and returns a Source.
@@ -107,8 +132,37 @@ func New(opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("content: %w", err)
 	}
-	return &Source{opts: opts, view: view, log: opts.Logger}, nil
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Source{opts: opts, view: view, log: opts.Logger}
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	if opts.Loadavg {
+		s.loadCount = cgroupview.NewLoadCounter(opts.ProcFS)
+		s.load = loadavg.New(loadavg.Options{Counter: s.loadCount, Now: opts.Now, Logger: opts.Logger})
+		s.loadDone = make(chan struct{})
+	}
+	if opts.Render.CFS {
+		s.cpuHist = cpuview.New(cpuview.Options{Now: opts.Now, ClockTicks: clockTicks})
+	}
+	return s, nil
 }
+
+// Close stops the loadavg sampler and releases what it holds.
+func (s *Source) Close() {
+	s.stop()
+	if s.load == nil {
+		return
+	}
+	// Once the loop has returned (or can no longer start), nothing uses
+	// the counter.
+	s.loadRun.Do(func() { close(s.loadDone) })
+	<-s.loadDone
+	s.loadCount.Close()
+}
+
+// Loadavg is the sampler of -l; nil without it.
+func (s *Source) Loadavg() *loadavg.Sampler { return s.load }
 
 // View is the cgroup view the source reads.
 func (s *Source) View() *cgroupview.View { return s.view }
@@ -128,7 +182,16 @@ func (s *Source) HostPath(f File) string {
 	return filepath.Join(s.opts.ProcFS, hostPath[f])
 }
 
-// want lists the snapshot parts each file needs.
+// want lists the snapshot parts each file needs. The CFS quota only
+// matters under --enable-cfs.
+func (s *Source) want(f File) cgroupview.Want {
+	w := want(f)
+	if w&cgroupview.WantCPU != 0 && s.opts.Render.CFS {
+		w |= cgroupview.WantCPUQuota
+	}
+	return w
+}
+
 func want(f File) cgroupview.Want {
 	switch f {
 	case Meminfo, Swaps:
@@ -137,6 +200,8 @@ func want(f File) cgroupview.Want {
 		return cgroupview.WantCPU
 	case Stat:
 		return cgroupview.WantCPU | cgroupview.WantUsage | cgroupview.WantTasks
+	case Diskstats:
+		return cgroupview.WantIO
 	case Uptime:
 		return cgroupview.WantCPU | cgroupview.WantUsage
 	case Slabinfo:
@@ -200,7 +265,7 @@ func (s *Source) Render(dst []byte, f File, tid int) ([]byte, error) {
 
 // RenderFor appends the content of f for an already resolved caller.
 func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
-	snap := s.view.Snapshot(c.Cgroups, want(f))
+	snap := s.view.Snapshot(c.Cgroups, s.want(f))
 	switch f {
 	case Meminfo:
 		host, err := s.read(f)
@@ -235,7 +300,9 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 			t.Blocked--
 			t.Running++
 		}
-		return proc.Stat(dst, host, proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: snap.Tasks}), nil
+		in := proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: snap.Tasks}
+		in.Times = s.cpuTimes(c, in.View, snap.Usage)
+		return proc.Stat(dst, host, in), nil
 	case Uptime:
 		host, err := s.read(f)
 		if err != nil {
@@ -253,12 +320,138 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 			return dst, err
 		}
 		return proc.Slabinfo(dst, host, snap.Slabinfo), nil
+	case Loadavg:
+		if l := s.loadFor(c); l != nil {
+			return proc.Loadavg(dst, nil, l), nil
+		}
+		return s.host(dst, f)
+	case Diskstats:
+		host, err := s.read(f)
+		if err != nil {
+			return dst, err
+		}
+		return proc.Diskstats(dst, host, snap.IO), nil
+	case PressureCPU, PressureIO, PressureMemory:
+		host, err := s.read(f)
+		if err != nil {
+			return dst, err
+		}
+		cg, err := s.view.PSI(c.Cgroups, psiResource(f))
+		if err != nil {
+			s.log.Debug("container pressure unavailable, serving the host file", "file", hostPath[f], "pid", c.Ref.PID, "err", err)
+			cg = nil
+		}
+		return proc.Pressure(dst, host, cg), nil
 	case CPUOnline, CPUPresent, CPUPossible:
 		return proc.CPUList(dst, s.cpuView(snap)), nil
 	case CPUOffline:
 		return append(dst, '\n'), nil
 	}
 	return s.host(dst, f)
+}
+
+// loadFor is the caller's load under -l; nil (the host's file) without -l,
+// for the root cgroup, or when its tasks cannot be counted.
+func (s *Source) loadFor(c *Caller) *proc.Load {
+	if s.load == nil {
+		return nil
+	}
+	cg, ok := s.view.LoadCgroup(c.Cgroups)
+	if !ok {
+		return nil
+	}
+	s.loadRun.Do(func() {
+		go func() {
+			defer close(s.loadDone)
+			s.load.Run(s.ctx)
+		}()
+	})
+	v, err := s.load.Read(cg)
+	if err != nil {
+		s.log.Debug("container load unavailable, serving the host file", "pid", c.Ref.PID, "cgroup", cg.Dir, "err", err)
+		return nil
+	}
+	return &proc.Load{Avg: v.Avg, Running: v.Running, Total: v.Total, LastPID: v.LastPID}
+}
+
+// cpuTimes is the --enable-cfs per-CPU history of the caller's container;
+// nil without --enable-cfs or without usage (stat then shows the stateless
+// lines).
+func (s *Source) cpuTimes(c *Caller, view proc.CPUView, u *cgroupview.CPUUsage) []proc.CPUTimes {
+	if s.cpuHist == nil || u == nil || !view.Renumber || len(view.Host) == 0 {
+		return nil
+	}
+	key := c.Cgroups.V1["cpuacct"] + "\x00" + c.Cgroups.Unified
+	return s.cpuHist.Times(cpuview.Input{
+		Key:         key,
+		CPUs:        len(view.Host),
+		UserTicks:   nsTicks(u.UserNanos),
+		SystemTicks: nsTicks(u.SystemNanos),
+		AgeTicks:    s.ageTicks(c),
+	})
+}
+
+func nsTicks(ns uint64) uint64 { return ns / (1e9 / clockTicks) }
+
+// ageTicks is the age of the caller's container init in clock ticks; 0
+// when unknown.
+func (s *Source) ageTicks(c *Caller) uint64 {
+	b, err := s.read(Uptime)
+	if err != nil {
+		return 0
+	}
+	end := 0
+	for end < len(b) && b[end] != ' ' && b[end] != '\n' {
+		end++
+	}
+	up, err := strconv.ParseFloat(string(b[:end]), 64)
+	if err != nil || up < 0 {
+		return 0
+	}
+	now := uint64(up * clockTicks)
+	if now < c.Init.StartTicks {
+		return 0
+	}
+	return now - c.Init.StartTicks
+}
+
+func psiResource(f File) string {
+	switch f {
+	case PressureCPU:
+		return "cpu"
+	case PressureIO:
+		return "io"
+	}
+	return "memory"
+}
+
+// PSIPoll reports whether --enable-psi-poll is on.
+func (s *Source) PSIPoll() bool { return s.opts.PSIPoll }
+
+// PressureFile is the cgroup pressure file behind proc/pressure/<res> for
+// the thread tid, for trigger writes and poll under --enable-psi-poll. It
+// is the host's /proc/pressure file where the container has none (no
+// cgroup2, the root cgroup), as reads are.
+func (s *Source) PressureFile(f File, tid int) (string, error) {
+	if f != PressureCPU && f != PressureIO && f != PressureMemory {
+		return "", fmt.Errorf("content: %s is no pressure file", hostPath[f])
+	}
+	if !s.Virtualizing() {
+		return s.HostPath(f), nil
+	}
+	c, err := s.Resolve(tid)
+	if err != nil {
+		if errors.Is(err, ErrCallerGone) {
+			return "", err
+		}
+		return s.HostPath(f), nil
+	}
+	if name, ok := s.view.PSIFile(c.Cgroups, psiResource(f)); ok {
+		if _, err := os.Stat(name); err == nil {
+			return name, nil
+		}
+	}
+	return s.HostPath(f), nil
 }
 
 // CPUView is the set of CPUs the caller sees; the sys cpu tree lists it.
@@ -273,7 +466,7 @@ func (s *Source) CPUView(tid int) (proc.CPUView, error) {
 		}
 		return proc.NewCPUView(nil, s.hostOnline(), s.opts.Render), nil
 	}
-	return s.cpuView(s.view.Snapshot(c.Cgroups, cgroupview.WantCPU)), nil
+	return s.cpuView(s.view.Snapshot(c.Cgroups, s.want(CPUOnline))), nil
 }
 
 func (s *Source) cpuView(snap *cgroupview.Snapshot) proc.CPUView {
@@ -283,15 +476,7 @@ func (s *Source) cpuView(snap *cgroupview.Snapshot) proc.CPUView {
 // hostOnline is the host's online CPU list; an unreadable file gives CPU 0
 // alone rather than an empty view.
 func (s *Source) hostOnline() cgroupview.CPUSet {
-	b, err := os.ReadFile(s.HostPath(CPUOnline))
-	if err == nil {
-		if set, err := cgroupview.ParseCPUSet(string(b)); err == nil && !set.IsEmpty() {
-			return set
-		}
-	}
-	var set cgroupview.CPUSet
-	set.Add(0)
-	return set
+	return hostOnlineSet(s.HostPath(CPUOnline))
 }
 
 func (s *Source) host(dst []byte, f File) ([]byte, error) {
@@ -303,7 +488,7 @@ func (s *Source) host(dst []byte, f File) ([]byte, error) {
 }
 
 func (s *Source) read(f File) ([]byte, error) {
-	b, err := os.ReadFile(s.HostPath(f))
+	b, err := readHost(s.HostPath(f), s.HostPath(CPUOnline))
 	if err != nil {
 		return nil, fmt.Errorf("content: host file: %w", err)
 	}

@@ -28,7 +28,17 @@
 //
 // # Errors
 //
-// errno.go maps errors to statuses in one place. Nothing is writable: writes,
-// truncation and opens for writing fail with EACCES, changes to the tree's
-// shape with EPERM; no write reaches the host.
+// errno.go maps errors to statuses in one place. The proc and sys files are
+// read-only: writes, truncation and opens for writing fail with EACCES,
+// changes to the tree's shape with EPERM, and no write reaches the host. Two
+// exceptions: PSI trigger writes to proc/pressure/* under --enable-psi-poll
+// (poll.go), and the cgroup/ tree (cgroup.go), where writes, mkdir, rmdir,
+// chmod and chown pass through exactly when the caller could do them on the
+// real cgroupfs.
+//
+// # Hand-over
+//
+// state.go exports and imports the dynamic node table and open handles;
+// handover*.go passes them, the /dev/fuse fd and the INIT request to a
+// successor (SIGUSR1), and holder*.go keeps the fd across a crash.
 package fs

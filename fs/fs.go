@@ -15,6 +15,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/cgroupfs"
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 )
@@ -45,6 +46,8 @@ type Options struct {
 	// HandleEpoch goes into the top 16 bits of every file handle, so that a
 	// successor never reuses a handle its predecessor gave out.
 	HandleEpoch uint16
+	// Cgroup serves the cgroup/ tree; nil leaves it out (--disable-cgroup).
+	Cgroup *cgroupfs.Tree
 }
 
 // FS is the raw FUSE filesystem: proc files, the sys cpu tree.
@@ -55,6 +58,7 @@ type FS struct {
 	log    *slog.Logger
 	tree   *tree
 	start  time.Time
+	cg     *cgroupfs.Tree // nil: no cgroup/ tree
 
 	nextFH  atomic.Uint64
 	fhEpoch uint64
@@ -69,8 +73,10 @@ type handle struct {
 
 	mu    sync.Mutex
 	valid bool
-	buf   []byte          // file: the snapshot of the last offset-0 read
-	dir   []fuse.DirEntry // directory: the listing made at opendir
+	buf   []byte             // file: the snapshot of the last offset-0 read
+	dir   []fuse.DirEntry    // directory: the listing made at opendir
+	cg    *cgroupfs.OpenFile // a cgroup file: the real file (cgroup.go)
+	psi   *psiHandle         // proc/pressure/* opened for a trigger (poll.go)
 }
 
 var _ fuse.RawFileSystem = (*FS)(nil)
@@ -83,7 +89,7 @@ func New(opts Options) *FS {
 	if opts.SysFS == "" {
 		opts.SysFS = "/sys"
 	}
-	return &FS{
+	fs := &FS{
 		RawFileSystem: fuse.NewDefaultRawFileSystem(),
 		src:           opts.Content,
 		sysCPU:        filepath.Join(opts.SysFS, "devices/system/cpu"),
@@ -92,7 +98,12 @@ func New(opts Options) *FS {
 		start:         time.Now(),
 		fhEpoch:       uint64(opts.HandleEpoch) << 48,
 		handles:       map[uint64]*handle{},
+		cg:            opts.Cgroup,
 	}
+	if fs.cg != nil {
+		fs.addCgroupRoot()
+	}
+	return fs
 }
 
 func (fs *FS) String() string { return "lxcfs-go" }
@@ -111,7 +122,7 @@ func (fs *FS) attr(n *node, out *fuse.Attr) fuse.Status {
 	// trusting st_size (it skips to the last multiple of blksize+1).
 	out.Blksize = 1 << 20
 	switch n.kind {
-	case kindDir:
+	case kindDir, kindCgroupTop:
 		out.Mode = syscall.S_IFDIR | 0o555
 		out.Nlink = 2
 	case kindFile:
@@ -128,6 +139,9 @@ func (fs *FS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out 
 	parent := fs.tree.get(h.NodeId)
 	if parent == nil {
 		return fuse.ENOENT
+	}
+	if parent.kind == kindCgroupTop || parent.kind == kindCgroupDir {
+		return fs.cgroupLookup(parent, name, h, out)
 	}
 	var n *node
 	ttl := staticTTL
@@ -163,6 +177,9 @@ func (fs *FS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.Attr
 	if n == nil {
 		return fuse.ENOENT
 	}
+	if isCgroupKind(n.kind) {
+		return fs.cgroupGetAttr(n, in, out)
+	}
 	out.SetTimeout(staticTTL)
 	return fs.attr(n, &out.Attr)
 }
@@ -170,8 +187,12 @@ func (fs *FS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.Attr
 // SetAttr refuses every change: nothing here is writable, and no change may
 // reach the host.
 func (fs *FS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
-	if fs.tree.get(in.NodeId) == nil {
+	n := fs.tree.get(in.NodeId)
+	if n == nil {
 		return fuse.ENOENT
+	}
+	if isCgroupKind(n.kind) {
+		return fs.cgroupSetAttr(n, in, out)
 	}
 	if in.Valid&(fuse.FATTR_MODE|fuse.FATTR_UID|fuse.FATTR_GID) != 0 {
 		return fuse.EPERM
@@ -183,6 +204,9 @@ func (fs *FS) Access(cancel <-chan struct{}, in *fuse.AccessIn) fuse.Status {
 	n := fs.tree.get(in.NodeId)
 	if n == nil {
 		return fuse.ENOENT
+	}
+	if isCgroupKind(n.kind) {
+		return fs.cgroupAccess(n, in)
 	}
 	if in.Mask&unix.W_OK != 0 {
 		return fuse.EACCES
@@ -211,12 +235,18 @@ func (fs *FS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *
 	return fuse.EPERM
 }
 func (fs *FS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
+	if n := fs.tree.get(in.NodeId); n != nil && isCgroupKind(n.kind) {
+		return fs.cgroupMkdir(n, in, name, out)
+	}
 	return fuse.EPERM
 }
 func (fs *FS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
 	return fuse.EPERM
 }
 func (fs *FS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	if n := fs.tree.get(h.NodeId); n != nil && isCgroupKind(n.kind) {
+		return fs.cgroupRmdir(n, h, name)
+	}
 	return fuse.EPERM
 }
 func (fs *FS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
@@ -237,12 +267,18 @@ func (fs *FS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) f
 	if n == nil {
 		return fuse.ENOENT
 	}
+	if isCgroupKind(n.kind) {
+		return fs.cgroupOpen(n, in, out)
+	}
 	switch n.kind {
 	case kindFile, kindSysFile:
 	case kindDir, kindSysDir:
 		return fuse.EISDIR
 	default:
 		return fuse.EINVAL
+	}
+	if in.Flags&uint32(unix.O_ACCMODE) != unix.O_RDONLY && n.kind == kindFile && isPressure(n.file) {
+		return fs.psiOpen(n, in, out) // PSI triggers (poll.go)
 	}
 	if in.Flags&uint32(unix.O_ACCMODE) != unix.O_RDONLY || in.Flags&unix.O_TRUNC != 0 {
 		return fuse.EACCES
@@ -280,6 +316,9 @@ func (fs *FS) dropHandle(fh uint64) {
 // free -s, vmstat) see fresh values.
 func (fs *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
 	h := fs.handle(in.Fh)
+	if (h != nil && h.node.kind == kindCgroupFile) || (h == nil && fs.isCgroupFile(in.NodeId)) {
+		return fs.cgroupRead(h, in, buf)
+	}
 	if h == nil {
 		// A handle from a predecessor that did not hand it over: serve it
 		// as if freshly opened.
@@ -328,10 +367,20 @@ func (fs *FS) render(dst []byte, n *node, pid int) ([]byte, error) {
 }
 
 func (fs *FS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
+	if h := fs.handle(in.Fh); h != nil && h.node.kind == kindCgroupFile {
+		return fs.cgroupWrite(h, in, data)
+	}
+	if h := fs.handle(in.Fh); h != nil && h.psi != nil {
+		return fs.psiWrite(h, in, data)
+	}
 	return 0, fuse.EACCES
 }
 
-func (fs *FS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) { fs.dropHandle(in.Fh) }
+func (fs *FS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
+	closeCgroupHandle(fs.handle(in.Fh))
+	closePSIHandle(fs.handle(in.Fh))
+	fs.dropHandle(in.Fh)
+}
 
 func (fs *FS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status { return fuse.OK }
 
@@ -350,7 +399,7 @@ func (fs *FS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut
 		for _, id := range n.children {
 			c := fs.tree.static[id]
 			mode := uint32(syscall.S_IFREG)
-			if c.kind == kindDir || c.kind == kindSysDir {
+			if c.kind == kindDir || c.kind == kindSysDir || c.kind == kindCgroupTop {
 				mode = syscall.S_IFDIR
 			}
 			entries = append(entries, fuse.DirEntry{Name: c.name, Ino: c.id, Mode: mode})
@@ -358,6 +407,12 @@ func (fs *FS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut
 	case kindSysDir:
 		var st fuse.Status
 		entries, st = fs.sysList(n, int(in.Caller.Pid))
+		if !st.Ok() {
+			return st
+		}
+	case kindCgroupTop, kindCgroupDir:
+		var st fuse.Status
+		entries, st = fs.cgroupList(n, in)
 		if !st.Ok() {
 			return st
 		}
@@ -373,6 +428,9 @@ func (fs *FS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut
 
 func (fs *FS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
 	h := fs.handle(in.Fh)
+	if h == nil {
+		h = fs.adoptDir(in) // a predecessor's handle (state.go)
+	}
 	if h == nil {
 		return fuse.EBADF
 	}

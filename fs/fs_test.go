@@ -402,3 +402,33 @@ func TestParseMountOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestPollTurnedOff: after mounting, the kernel asks POLL once (our own
+// hack file) and never again, so a Go process opening files on its own
+// mount cannot deadlock with the garbage collector.
+func TestPollTurnedOff(t *testing.T) {
+	requireFUSE(t)
+	mnt := t.TempDir()
+	srv, err := Mount(mnt, New(Options{Content: &fakeContent{}, SysFS: fakeSys(t)}), ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Unmount(2 * time.Second)
+	if n := srv.polls.Load(); n != 1 {
+		t.Fatalf("%d POLL requests after mounting, want 1 (the hack file's)", n)
+	}
+	fd, err := unix.Open(filepath.Join(mnt, "proc/meminfo"), unix.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	ep, err := unix.EpollCreate1(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ep)
+	unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN})
+	if n := srv.polls.Load(); n != 1 {
+		t.Fatalf("%d POLL requests after an epoll_ctl, want still 1", n)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -115,6 +116,10 @@ func mount(dir string, opts MountOptions) (*os.File, error) {
 func checkMountpoint(dir string) error {
 	var st unix.Stat_t
 	err := unix.Stat(dir, &st)
+	if err == nil && deadFUSE(dir) {
+		// stat was answered from the attribute cache.
+		err = unix.ENOTCONN
+	}
 	if errors.Is(err, unix.ENOTCONN) {
 		if uerr := unix.Unmount(dir, unix.MNT_DETACH); uerr != nil {
 			return fmt.Errorf("mountpoint %s: stale FUSE mount that cannot be detached: %w", dir, uerr)
@@ -133,14 +138,36 @@ func checkMountpoint(dir string) error {
 	return nil
 }
 
+// deadFUSE reports whether a FUSE filesystem is mounted at dir whose
+// connection is gone. statfs(2) always reaches the daemon, unlike stat(2);
+// a connection that does not answer within a second (alive, its daemon
+// busy or stopped) is not dead.
+func deadFUSE(dir string) bool {
+	if m, ok := mountedOn(dir); !ok || !strings.Contains(m, "fuse") {
+		return false
+	}
+	res := make(chan error, 1)
+	go func() {
+		var st unix.Statfs_t
+		res <- unix.Statfs(dir, &st)
+	}()
+	select {
+	case err := <-res:
+		return errors.Is(err, unix.ENOTCONN)
+	case <-time.After(time.Second):
+		return false
+	}
+}
+
 // mountedOn reports the mount (type and source) at dir, if any.
 func mountedOn(dir string) (string, bool) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", false
 	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
+	// The parent only: dir may be a FUSE mount nobody serves.
+	if real, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(real, filepath.Base(abs))
 	}
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
@@ -195,4 +222,31 @@ func Unmount(dir string) error {
 		return fmt.Errorf("unmount %s: %w", dir, derr)
 	}
 	return nil
+}
+
+// LookupMount returns the identity of the mount at dir from
+// /proc/self/mountinfo (the last one, if stacked), without touching dir.
+func LookupMount(dir string) (MountID, bool) {
+	id := MountID{Dir: dir}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return id, false
+	}
+	// Resolve the parent only: dir itself may be a FUSE mount nobody
+	// serves yet, where a stat would wait.
+	if real, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(real, filepath.Base(abs))
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return id, false
+	}
+	ok := false
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 5 && unescapeMountinfo(fields[4]) == abs {
+			id.Dev, ok = fields[2], true
+		}
+	}
+	return id, ok
 }

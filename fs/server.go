@@ -1,13 +1,16 @@
 package fs
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
@@ -16,24 +19,45 @@ import (
 // Server serves one FUSE connection with its own reader loop around go-fuse's
 // ProtocolServer, rather than fuse.Server: we own the /dev/fuse fd and the
 // raw INIT request, which is what a successor process needs to take the
-// connection over (see ../shared/reference/gofuse-notes.md section 2.3).
+// connection over (see ../shared/reference/gofuse-notes.md section 2.3 and
+// docs/upgrade.md).
+//
+// conn is the connection's fd that outlives this process when a holder (or
+// systemd's fd store) keeps a copy of it; dev is the fd the readers read
+// from. They are the same file unless the kernel cannot resend requests a
+// dead process had taken (FUSE_NOTIFY_RESEND, Linux 6.9): then dev is a
+// clone, so that a crash ends those requests (ECONNABORTED) instead of
+// leaving them hanging on a device that stays open.
 type Server struct {
-	dir   string
-	dev   *os.File
-	ps    *fuse.ProtocolServer
+	dir  string
+	conn *os.File
+	dev  *os.File
+	ps   *fuse.ProtocolServer
+	fs   fuse.RawFileSystem // for FUSE_POLL, which ps answers ENOSYS (poll.go)
+	// polls counts FUSE_POLL requests, for tests of pollhack.go.
+	polls atomic.Int64
 	log   *slog.Logger
 	init  []byte
-	wg    sync.WaitGroup
-	errMu sync.Mutex
-	err   error
+
+	wg       sync.WaitGroup // readers
+	draining atomic.Bool
+
+	endOnce sync.Once
+	ended   chan struct{}
+	errMu   sync.Mutex
+	err     error
 }
 
 // ServerOptions configures Mount.
 type ServerOptions struct {
 	MountOptions
 	// Debug logs every FUSE request and reply.
-	Debug  bool
-	Logger *slog.Logger
+	Debug bool
+	// ServeOnClone reads requests from a clone of the connection's fd even
+	// where the kernel could resend a dead server's requests: the
+	// arrangement of kernels before 6.9, for comparison.
+	ServeOnClone bool
+	Logger       *slog.Logger
 }
 
 // protocolOptions are the settings negotiated at INIT. They must stay the
@@ -64,23 +88,88 @@ func Mount(dir string, fs fuse.RawFileSystem, opts ServerOptions) (*Server, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
-		dir: dir,
-		dev: dev,
-		ps:  fuse.NewProtocolServer(fs, protocolOptions(opts.Debug, opts.Logger)),
-		log: opts.Logger,
-	}
+	s := newServer(dir, dev, fs, opts)
 	if err := s.handshake(); err != nil {
 		dev.Close()
 		Unmount(dir)
 		return nil, err
 	}
-	s.start()
+	if opts.ServeOnClone || !KernelResends(s.init) {
+		// See Server: serve on a clone, so that a crash cannot leave
+		// requests hanging on the fd a holder keeps.
+		if clone, err := CloneDevice(dev); err == nil {
+			s.dev = clone
+		} else {
+			s.log.Warn("serving on the mount's own fd", "err", err)
+		}
+	}
+	s.Start()
+	if p, ok := fs.(pollWanter); !ok || !p.wantsPoll() {
+		if err := disablePoll(dir); err != nil {
+			opts.Logger.Warn("could not turn off FUSE poll requests", "err", err)
+		}
+	}
+	return s, nil
+}
+
+func newServer(dir string, conn *os.File, fs fuse.RawFileSystem, opts ServerOptions) *Server {
+	return &Server{
+		dir:   dir,
+		conn:  conn,
+		dev:   conn,
+		ps:    fuse.NewProtocolServer(fs, protocolOptions(opts.Debug, opts.Logger)),
+		fs:    fs,
+		log:   opts.Logger,
+		ended: make(chan struct{}),
+	}
+}
+
+// Attach serves an existing, initialized connection: conn is its /dev/fuse
+// fd as a predecessor, a holder or systemd's fd store kept it, and init the
+// INIT request the kernel sent when it was mounted. The INIT is replayed
+// into a fresh ProtocolServer (its reply discarded), so that this server
+// speaks the protocol the kernel negotiated. If clone is set, requests are
+// read from a clone of conn (FUSE_DEV_IOC_CLONE) rather than conn itself.
+// Nothing is served until Start.
+func Attach(dir string, conn *os.File, init []byte, fs fuse.RawFileSystem, clone bool, opts ServerOptions) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if _, err := parseInit(init); err != nil {
+		return nil, err
+	}
+	s := newServer(dir, conn, fs, opts)
+	s.init = append([]byte(nil), init...)
+	out := make([]byte, 4096)
+	_, st := s.ps.HandleRequest([][]byte{s.init}, [][]byte{out})
+	if !st.Ok() {
+		return nil, fmt.Errorf("replay FUSE INIT: %v", st)
+	}
+	if oh := (*fuse.OutHeader)(unsafe.Pointer(&out[0])); oh.Status != 0 {
+		return nil, fmt.Errorf("replay FUSE INIT: error %d", -oh.Status)
+	}
+	if clone {
+		dev, err := CloneDevice(conn)
+		if err != nil {
+			return nil, err
+		}
+		s.dev = dev
+	}
 	return s, nil
 }
 
 // Dir is the mount point.
 func (s *Server) Dir() string { return s.dir }
+
+// Conn is the connection's fd, the one to hand to a successor or holder.
+func (s *Server) Conn() *os.File { return s.conn }
+
+// Init is the raw INIT request of the connection.
+func (s *Server) Init() []byte { return s.init }
+
+// Shared reports whether the readers read from Conn itself rather than a
+// clone.
+func (s *Server) Shared() bool { return s.dev == s.conn }
 
 // handshake reads and answers INIT, and keeps the request for successors.
 func (s *Server) handshake() error {
@@ -95,6 +184,9 @@ func (s *Server) handshake() error {
 			return fmt.Errorf("read FUSE INIT: %w", err)
 		}
 		s.init = append([]byte(nil), buf[:n]...)
+		if _, err := parseInit(s.init); err != nil {
+			return err
+		}
 		w, st := s.ps.HandleRequest([][]byte{buf[:n]}, [][]byte{out})
 		if !st.Ok() {
 			return fmt.Errorf("handle FUSE INIT: %v", st)
@@ -106,6 +198,42 @@ func (s *Server) handshake() error {
 	}
 }
 
+// initSize is the size of a fuse_in_header plus the part of fuse_init_in
+// every kernel since 7.6 sends (major, minor, max_readahead, flags).
+const initSize = int(unsafe.Sizeof(fuse.InHeader{})) + 16
+
+// parseInit checks that b is an INIT request and returns the kernel's
+// fuse_init_in.
+func parseInit(b []byte) (fuse.InitIn, error) {
+	var in fuse.InitIn
+	if len(b) < initSize {
+		return in, fmt.Errorf("FUSE INIT request too short (%d bytes)", len(b))
+	}
+	const opInit = 26
+	if op := binary.NativeEndian.Uint32(b[4:8]); op != opInit {
+		return in, fmt.Errorf("not a FUSE INIT request (opcode %d)", op)
+	}
+	p := b[unsafe.Sizeof(fuse.InHeader{}):]
+	in.Major = binary.NativeEndian.Uint32(p[0:])
+	in.Minor = binary.NativeEndian.Uint32(p[4:])
+	in.MaxReadAhead = binary.NativeEndian.Uint32(p[8:])
+	in.Flags = binary.NativeEndian.Uint32(p[12:])
+	if len(p) >= 20 {
+		in.Flags2 = binary.NativeEndian.Uint32(p[16:])
+	}
+	return in, nil
+}
+
+// KernelResends reports whether the kernel that sent init can resend the
+// requests of a dead server (FUSE_NOTIFY_RESEND, FUSE 7.40, Linux 6.9).
+func KernelResends(init []byte) bool {
+	in, err := parseInit(init)
+	if err != nil {
+		return false
+	}
+	return in.Flags2&uint32(fuse.CAP_HAS_RESEND>>32) != 0
+}
+
 // readers is how many goroutines block in read(2) on the device. Each
 // handles its request inline, so this bounds concurrency; more than a few
 // per CPU only adds threads.
@@ -113,7 +241,9 @@ func readers() int {
 	return min(max(2*runtime.GOMAXPROCS(0), 4), 16)
 }
 
-func (s *Server) start() {
+// Start starts the readers.
+func (s *Server) Start() {
+	s.draining.Store(false)
 	for range readers() {
 		s.wg.Add(1)
 		go s.loop()
@@ -125,7 +255,7 @@ func (s *Server) loop() {
 	fd := int(s.dev.Fd())
 	buf := make([]byte, maxRead+4096)
 	out := make([]byte, maxRead+4096)
-	for {
+	for !s.draining.Load() {
 		n, err := unix.Read(fd, buf)
 		switch {
 		case err == nil:
@@ -136,44 +266,125 @@ func (s *Server) loop() {
 			continue
 		case errors.Is(err, unix.ENODEV):
 			// Unmounted: the connection is gone.
+			s.end(nil)
 			return
 		default:
-			s.setErr(fmt.Errorf("read /dev/fuse: %w", err))
+			s.end(fmt.Errorf("read /dev/fuse: %w", err))
 			return
 		}
-		w, st := s.ps.HandleRequest([][]byte{buf[:n]}, [][]byte{out})
-		if !st.Ok() {
-			s.log.Warn("malformed FUSE request", "status", st, "len", n)
-			continue
-		}
-		if w == 0 {
-			continue // FORGET and friends have no reply
-		}
-		if _, err := unix.Write(fd, out[:w]); err != nil {
-			// ENOENT: the request was interrupted meanwhile; the kernel
-			// no longer waits for it.
-			if !errors.Is(err, unix.ENOENT) {
-				s.log.Debug("write FUSE reply", "err", err)
-			}
+		s.serveOne(fd, buf[:n], out)
+	}
+}
+
+func (s *Server) serveOne(fd int, in, out []byte) {
+	w, st, polled := s.poll(in, out) // FUSE_POLL (poll.go)
+	if !polled {
+		w, st = s.ps.HandleRequest([][]byte{in}, [][]byte{out})
+	}
+	if !st.Ok() {
+		s.log.Warn("malformed FUSE request", "status", st, "len", len(in))
+		return
+	}
+	if w == 0 {
+		return // FORGET and friends have no reply
+	}
+	if _, err := unix.Write(fd, out[:w]); err != nil {
+		// ENOENT: the request was interrupted (or resent) meanwhile;
+		// the kernel no longer waits for this reply.
+		if !errors.Is(err, unix.ENOENT) {
+			s.log.Debug("write FUSE reply", "err", err)
 		}
 	}
 }
 
-func (s *Server) setErr(err error) {
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	if s.err == nil {
+func (s *Server) end(err error) {
+	s.endOnce.Do(func() {
+		s.errMu.Lock()
 		s.err = err
-	}
+		s.errMu.Unlock()
+		close(s.ended)
+	})
 }
 
-// Wait blocks until the connection ends (the filesystem was unmounted or
-// aborted) and returns the error that ended it, if any.
-func (s *Server) Wait() error {
-	s.wg.Wait()
+// Ended is closed when the connection ends (the filesystem was unmounted or
+// aborted); Err then says why.
+func (s *Server) Ended() <-chan struct{} { return s.ended }
+
+// Err is the error that ended the connection, nil for an unmount.
+func (s *Server) Err() error {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	return s.err
+}
+
+// Wait blocks until the connection ends and every reader has returned, and
+// returns Err.
+func (s *Server) Wait() error {
+	<-s.ended
+	s.wg.Wait()
+	return s.Err()
+}
+
+// Drain stops the readers: each finishes the request it holds and reads no
+// more. Readers blocked in read(2) are woken with statfs(2) calls on the
+// mount point, which only a reader can answer. Requests that arrive
+// meanwhile wait in the kernel's queue for whoever reads next (the
+// successor, or this server again after Start). It gives up after timeout.
+func (s *Server) Drain(timeout time.Duration) error {
+	s.draining.Store(true)
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-s.ended:
+				return
+			default:
+			}
+			var st unix.Statfs_t
+			// Blocks until some reader answers; the last one may be
+			// answered by the successor.
+			if err := unix.Statfs(s.dir, &st); err != nil && !errors.Is(err, unix.EINTR) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-s.ended:
+		return errors.New("the FUSE connection ended while draining")
+	case <-time.After(timeout):
+		return fmt.Errorf("readers still busy after %v", timeout)
+	}
+}
+
+// Resend asks the kernel to queue again every request that was read from
+// the connection (by any process, dead or alive) and not answered yet
+// (FUSE_NOTIFY_RESEND). A restarted daemon sends it so that the requests its
+// crashed predecessor had taken are answered rather than hanging; a reply
+// the old reader still writes is then refused (ENOENT) and harmless.
+func (s *Server) Resend() error {
+	const notifyResend = 7 // enum fuse_notify_code: FUSE_NOTIFY_RESEND
+	var b [16]byte         // struct fuse_out_header {len, error, unique}
+	binary.NativeEndian.PutUint32(b[0:], 16)
+	binary.NativeEndian.PutUint32(b[4:], notifyResend)
+	_, err := unix.Write(int(s.dev.Fd()), b[:])
+	if err != nil {
+		return fmt.Errorf("FUSE_NOTIFY_RESEND: %w", err)
+	}
+	return nil
+}
+
+// Close closes this process's fds of the connection. With no other fd left
+// (no successor, holder or fd store), the kernel aborts the connection.
+func (s *Server) Close() {
+	if s.dev != s.conn {
+		s.dev.Close()
+	}
+	s.conn.Close()
 }
 
 // Unmount unmounts the filesystem and waits up to timeout for the readers to
@@ -182,6 +393,8 @@ func (s *Server) Wait() error {
 // the process exits, which ends the connection.
 func (s *Server) Unmount(timeout time.Duration) error {
 	err := Unmount(s.dir)
+	// Every reader, not only the first to see the end: a handler still
+	// running must not outlive what the caller frees next.
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -189,4 +402,24 @@ func (s *Server) Unmount(timeout time.Duration) error {
 	case <-time.After(timeout):
 	}
 	return err
+}
+
+// fuseDevIocClone is FUSE_DEV_IOC_CLONE, _IOR(229, 0, uint32_t); x/sys/unix
+// lacks it.
+const fuseDevIocClone = 0x8004e500
+
+// CloneDevice opens /dev/fuse and attaches it to conn's connection as a
+// device of its own: requests read from it are answered through it, and
+// closing it ends only those.
+func CloneDevice(conn *os.File) (*os.File, error) {
+	fd, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/fuse: %w", err)
+	}
+	old := uint32(conn.Fd())
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), fuseDevIocClone, uintptr(unsafe.Pointer(&old))); errno != 0 {
+		unix.Close(fd)
+		return nil, fmt.Errorf("FUSE_DEV_IOC_CLONE: %w", errno)
+	}
+	return os.NewFile(uintptr(fd), "/dev/fuse"), nil
 }

@@ -17,11 +17,14 @@ import (
 type nodeKind uint8
 
 const (
-	kindDir     nodeKind = iota // a static directory
-	kindFile                    // a virtual file rendered by content
-	kindSysDir                  // a directory mirrored from sysfs
-	kindSysFile                 // a host sysfs file served read-only
-	kindSysLink                 // a host sysfs symlink
+	kindDir        nodeKind = iota // a static directory
+	kindFile                       // a virtual file rendered by content
+	kindSysDir                     // a directory mirrored from sysfs
+	kindSysFile                    // a host sysfs file served read-only
+	kindSysLink                    // a host sysfs symlink
+	kindCgroupTop                  // the cgroup/ directory (cgroup.go)
+	kindCgroupDir                  // a hierarchy or cgroup directory
+	kindCgroupFile                 // a cgroup control file
 )
 
 // generation is the same for every node and every daemon generation.
@@ -64,6 +67,7 @@ const (
 	idSysDevices
 	idSysSystem
 	idSysCPU
+	idCgroup // cgroup/, present unless --disable-cgroup (cgroup.go)
 )
 
 // dynIDBase marks IDs derived from keys of dynamic nodes; static IDs stay
@@ -124,7 +128,8 @@ func (t *tree) sysNode(parent uint64, rel string, kind nodeKind, f content.File)
 }
 
 // dynNode returns the node with n's key, adding n to the table if there is
-// none (filling in its ID) and updating kind and file if there is. The ID is
+// none (filling in its ID) or replacing it if its kind or file changed.
+// Nodes are never modified once in the table. The ID is
 // a hash of the key, so every daemon generation computes the same one; a
 // collision with a different key (odds about 2^-60 per pair) moves to the
 // next free ID.
@@ -142,8 +147,14 @@ func (t *tree) dynNode(n *node) *node {
 			return n
 		}
 		if old.key == n.key {
-			old.kind, old.file = n.kind, n.file
-			return old
+			if old.kind == n.kind && old.file == n.file {
+				return old
+			}
+			// The host changed what is at that path: a new node with the
+			// same ID, since readers may hold the old one unlocked.
+			n.id = id
+			t.dyn[id] = n
+			return n
 		}
 		id = dynIDBase | (id+1)&(dynIDBase-1)
 	}

@@ -39,4 +39,22 @@ type StatInput struct {
 	ClockTicks uint64
 	// Tasks replaces the host's procs_running and procs_blocked when set.
 	Tasks *cgroupview.Tasks
+	// Times, when set, gives the k-th visible CPU's line (the --enable-cfs
+	// view with history); it has one entry per CPU of View.Host.
+	Times []CPUTimes
+}
+
+// Load is a container's load average state (package loadavg keeps it).
+type Load struct {
+	// Avg are the 1, 5 and 15 minute averages in the kernel's fixed point
+	// (11 fractional bits).
+	Avg            [3]uint64
+	Running, Total int
+	LastPID        int
+}
+
+// CPUTimes are one visible CPU's times in clock ticks, as the --enable-cfs
+// CPU view (package cpuview) keeps them.
+type CPUTimes struct {
+	User, System, Idle uint64
 }

@@ -1,6 +1,7 @@
 // Package proc renders the files a container reads in place of the host's:
-// /proc/meminfo, swaps, cpuinfo, stat, uptime and slabinfo, and the CPU list
-// of /sys/devices/system/cpu/{online,present,possible}.
+// /proc/meminfo, swaps, cpuinfo, stat, uptime, slabinfo, loadavg, diskstats
+// and pressure/{cpu,io,memory}, and the CPU list of
+// /sys/devices/system/cpu/{online,present,possible}.
 //
 // # What it owns
 //
@@ -50,10 +51,18 @@
 //     empties it); on s390x the "cpu number" blocks are filtered and "#
 //     processors" is the container's count.
 //   - stat: v2 shows the container's CPU time spread over its CPUs (lxcfs 7.0
-//     shows host times); under --enable-cfs there is no stateful "cpuview",
-//     only the CPU count cut to the quota; ns to ticks is exact integer
-//     arithmetic. With nothing to change the host's file, aggregate included,
-//     is returned.
+//     shows host times); under --enable-cfs the per-CPU lines come from
+//     package cpuview's history (monotonic, idle never going down; lxcfs's
+//     first read is zeros and its idle can go down); ns to ticks is exact
+//     integer arithmetic. With nothing to change the host's file, aggregate
+//     included, is returned.
+//   - loadavg: the kernel's format from package loadavg's averages; running
+//     counts state R only, as the kernel does (lxcfs counts R and D).
+//   - diskstats: from blkio.throttle.* (v1) or io.stat (v2), only devices the
+//     container used, the host line's field count (lxcfs shows the host's
+//     file on current kernels and on v2).
+//   - pressure: the container's cgroup2 file on v2 and hybrid hosts (lxcfs:
+//     7.0 on v2 only, and io always the host's).
 //   - uptime: idle = age x visible CPUs - usage (lxcfs: age - usage on v1,
 //     age on v2).
 //   - online: as lxcfs, host numbers, or 0-(n-1) under --enable-cfs; SPEC

@@ -47,10 +47,12 @@ import (
 // Where this differs from lxcfs 5.0.3:
 //   - v2 shows the container's CPU time (lxcfs 7.0 shows the host's times
 //     for the container's CPUs, having no cpuacct on v2).
-//   - Under --enable-cfs, lxcfs 5.0.3/6.0 on v1 switch to the stateful
-//     "cpuview" (first read all zeros, busy time moved between CPUs, idle
-//     that can go down between reads); we keep this stateless rendering, cut
-//     to the quota's CPU count as 7.0 does.
+//   - Under --enable-cfs with in.Times (package cpuview's history), the
+//     k-th visible CPU's line is Times[k]: the container's usage and the
+//     idle of its quota-sized share of the machine, kept per container so
+//     that every counter is monotonic. lxcfs 5.0.3/6.0's v1 "cpuview" shows
+//     zeros on the first read and idle that can go down between reads; 7.0
+//     on v2 shows host times.
 //   - ns are converted to ticks in integer arithmetic; lxcfs goes through
 //     double and can be one tick off.
 //   - A CPU missing from cpuacct.usage_all shows zero usage, where lxcfs stops
@@ -246,6 +248,16 @@ func (c *statCalc) row(line []byte, nameEnd, n, idx int) statRow {
 			r.n++
 		}
 		i = end
+	}
+	if t := c.in.Times; t != nil && r.n >= 4 {
+		if idx >= len(t) {
+			return statRow{n: minStatCols, synth: true}
+		}
+		return statRow{
+			vals:  [maxStatCols]uint64{0: t[idx].User, 2: t[idx].System, 3: t[idx].Idle},
+			n:     minStatCols,
+			synth: true,
+		}
 	}
 	if c.in.Usage == nil || r.n < 4 {
 		return r

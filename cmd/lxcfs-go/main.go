@@ -11,8 +11,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
+	"github.com/lxcfs-go/lxcfs-go/cgroupfs"
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/proc"
@@ -66,32 +66,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 // notYet rejects options whose feature has not landed, rather than quietly
 // serving host values where the user asked for a container's.
 func notYet(o *options) error {
-	switch {
-	case o.loadavg:
-		return errors.New("-l/--enable-loadavg: per-container load averages are not implemented yet; run without -l to serve the host's loadavg")
-	case o.psiPoll:
-		return errors.New("--enable-psi-poll: PSI trigger writes are not implemented yet; run without it")
-	}
-	return nil
+	return nil // every option lxcfs has is implemented
 }
 
 func serve(o *options, logger *slog.Logger) error {
-	pid, err := lockPidfile(o.pidfile)
+	// A successor started by SIGUSR1 takes the connection over.
+	tk, err := fs.AcceptTakeover()
 	if err != nil {
 		return err
 	}
-	defer pid.release()
+	pid, err := openPidfile(o.pidfile, tk)
+	if err != nil {
+		if tk != nil {
+			tk.Fail(err)
+		}
+		return err
+	}
+	handedOver := false
+	defer func() {
+		if handedOver {
+			pid.handOff()
+		} else {
+			pid.release()
+		}
+	}()
 
+	met, err := startMetrics(o, logger)
+	if err != nil {
+		return err
+	}
+	defer met.close()
 	src, err := content.New(content.Options{
 		ProcFS:      o.procFS,
 		SysFS:       o.sysFS,
 		MountPrefix: o.cgroupPrefix,
 		Render:      proc.Options{SwapOff: o.swapOff, ZswapOff: o.zswapOff, CFS: o.cfs},
-		Logger:      logger,
+		Logger:      met.contentLogger(logger),
+		Loadavg:     o.loadavg,
+		PSIPoll:     o.psiPoll,
 	})
 	if err != nil {
 		return err
 	}
+	// Stops the loadavg sampler and closes the files it keeps open.
+	defer src.Close()
 	logger.Info("starting lxcfs-go", "version", version, "mountpoint", o.mountpoint,
 		"cgroup_layout", src.View().Layout().Kind.String())
 
@@ -100,29 +118,49 @@ func serve(o *options, logger *slog.Logger) error {
 	// arrives while we shut down cannot kill us halfway.
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 
-	filesystem := fs.New(fs.Options{
-		Content:     src,
-		SysFS:       o.sysFS,
-		Logger:      logger,
-		HandleEpoch: uint16(time.Now().UnixNano()),
-	})
-	srv, err := fs.Mount(o.mountpoint, filesystem, fs.ServerOptions{
-		MountOptions: fs.MountOptions{Extra: o.fuseOpts},
-		Debug:        o.debug,
-		Logger:       logger,
-	})
+	var cgTree *cgroupfs.Tree
+	if !o.noCgroup {
+		cgTree, err = cgroupfs.New(cgroupfs.Options{
+			Layout:       src.View().Layout(),
+			MountPrefix:  o.cgroupPrefix,
+			ProcFS:       o.procFS,
+			Resolver:     src.View(),
+			Virtualizing: src.Virtualizing,
+			Logger:       logger,
+		})
+		if err != nil {
+			return err
+		}
+		defer cgTree.Close()
+	}
+	newFS := func(epoch uint16) *fs.FS {
+		return fs.New(fs.Options{
+			Content:     met.instrument(src),
+			SysFS:       o.sysFS,
+			Logger:      logger,
+			HandleEpoch: epoch,
+			Cgroup:      cgTree,
+		})
+	}
+	gen, err := startGeneration(o, logger, newFS, tk)
 	if err != nil {
 		return err
 	}
-	logger.Info("mounted", "mountpoint", o.mountpoint)
-	sdNotify("READY=1\nMAINPID=" + fmt.Sprint(os.Getpid()))
+	met.ready(tk != nil)
+	if tk != nil {
+		if err := pid.writeOwn(); err != nil {
+			logger.Warn(err.Error())
+		}
+		// The predecessor tells systemd (MAINPID=) once we serve; a
+		// notification from us before that would be refused.
+	} else {
+		sdNotify("READY=1\nMAINPID=" + fmt.Sprint(os.Getpid()))
+	}
 
-	ended := make(chan error, 1)
-	go func() { ended <- srv.Wait() }()
 	for {
 		select {
-		case err := <-ended:
-			if err != nil {
+		case <-gen.srv.Ended():
+			if err := gen.srv.Err(); err != nil {
 				return fmt.Errorf("FUSE connection ended: %w", err)
 			}
 			logger.Info("unmounted from outside; exiting")
@@ -138,14 +176,19 @@ func serve(o *options, logger *slog.Logger) error {
 					logger.Info("Switched into non-virtualization mode")
 				}
 			case syscall.SIGUSR1:
-				logger.Warn("SIGUSR1: in-place upgrade is not implemented yet; still serving")
+				logger.Info("SIGUSR1: handing the mount to the binary on disk", "exe", exePath)
+				if err := gen.upgrade(pid); err != nil {
+					met.upgraded(false)
+					logger.Error("upgrade failed; still serving", "err", err)
+					continue
+				}
+				handedOver = true
+				logger.Info("handed over; exiting")
+				return nil
 			default:
 				logger.Info("stopping", "signal", sig.String())
 				sdNotify("STOPPING=1")
-				if err := srv.Unmount(2 * time.Second); err != nil {
-					return err
-				}
-				return nil
+				return gen.stop()
 			}
 		}
 	}

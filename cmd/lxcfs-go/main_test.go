@@ -88,7 +88,6 @@ func TestRunExitCodes(t *testing.T) {
 		{[]string{"-v"}, 0, "lxcfs-go ", ""},
 		{[]string{}, 2, "", "missing mountpoint"},
 		{[]string{"--nope", "/m"}, 2, "", "unknown option --nope"},
-		{[]string{"-l", "/m"}, 2, "", "not implemented yet"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

@@ -28,6 +28,7 @@ type options struct {
 	procFS       string // hidden: fixture roots for tests
 	sysFS        string
 	cgroupPrefix string
+	metricsAddr  string
 }
 
 type optSpec struct {
@@ -59,6 +60,8 @@ var specs = []optSpec{
 		flag: func(o *options) {}},
 	{long: "disable-cgroup", help: "do not serve the cgroup/ tree",
 		flag: func(o *options) { o.noCgroup = true }},
+	{long: "metrics-addr", hasArg: true, help: "serve Prometheus metrics and /healthz on HOST:PORT (loopback) or unix:/path (default off)",
+		withArg: func(o *options, v string) error { o.metricsAddr = v; return nil }},
 	{short: 'p', long: "pidfile", hasArg: true, help: "pid file, locked while running (default /run/lxcfs-go.pid)",
 		withArg: func(o *options, v string) error { o.pidfile = v; return nil }},
 	{long: "runtime-dir", hasArg: true, help: "runtime directory; the default pid file goes there (default /run)",
@@ -195,7 +198,10 @@ func findShort(c byte) *optSpec {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: lxcfs-go [options] MOUNTPOINT\n")
 	fmt.Fprintf(w, "       lxcfs-go webhook [options]    (Kubernetes admission webhook; see webhook --help)\n")
-	fmt.Fprintf(w, "       lxcfs-go oci-hook [options]   (OCI createRuntime hook; see oci-hook --help)\n\n")
+	fmt.Fprintf(w, "       lxcfs-go oci-hook [options]   (OCI createRuntime hook; see oci-hook --help)\n")
+	fmt.Fprintf(w, "       lxcfs-go check [--json]       (can lxcfs-go run here? exit 0 if so)\n")
+	fmt.Fprintf(w, "       lxcfs-go show [--pid N] [--explain] FILE...  (what process N sees, without a mount)\n")
+	fmt.Fprintf(w, "       lxcfs-go remount [-n] [MOUNTPOINT]  (heal containers' bind mounts of a dead instance)\n\n")
 	fmt.Fprintf(w, "Serves container-aware /proc and /sys files on MOUNTPOINT (usually /var/lib/lxcfs).\n\nOptions:\n")
 	for _, s := range specs {
 		if s.hidden {

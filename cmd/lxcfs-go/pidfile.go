@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,7 +28,15 @@ func lockPidfile(path string) (*pidfile, error) {
 	// dropped when some other fd of the same file is closed in this
 	// process, and it still conflicts with lxcfs's fcntl locks.
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
-	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
+	err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
+	// A holder that was just killed keeps the lock until its last thread
+	// has exited, a moment after its leader became a zombie: a restart
+	// right after a crash waits for that.
+	for deadline := time.Now().Add(2 * time.Second); err != nil && time.Now().Before(deadline) && lockHolderExiting(path); {
+		time.Sleep(10 * time.Millisecond)
+		err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
 			holder := ""
@@ -50,6 +59,51 @@ func lockPidfile(path string) (*pidfile, error) {
 	}
 	return &pidfile{path: path, f: f}, nil
 }
+
+// lockHolderExiting reports whether the pid in the pidfile is gone or a
+// zombie.
+func lockHolderExiting(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(st), ')')
+	return i > 0 && i+2 < len(st) && (st[i+2] == 'Z' || st[i+2] == 'X')
+}
+
+// adoptPidfile takes over the pidfile a predecessor locked and passed on: f
+// is the same open file description, so the lock is already ours.
+func adoptPidfile(path string, f *os.File) (*pidfile, error) {
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pidfile %s from the predecessor: lock: %w", path, err)
+	}
+	return &pidfile{path: path, f: f}, nil
+}
+
+// writeOwn puts this process's pid in the file.
+func (p *pidfile) writeOwn() error {
+	if err := p.f.Truncate(0); err != nil {
+		return fmt.Errorf("pidfile %s: %w", p.path, err)
+	}
+	if _, err := p.f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+		return fmt.Errorf("pidfile %s: %w", p.path, err)
+	}
+	return nil
+}
+
+// handOff closes the pidfile without removing it: a successor holds the
+// lock and has written its pid.
+func (p *pidfile) handOff() { p.f.Close() }
 
 func (p *pidfile) release() {
 	os.Remove(p.path)

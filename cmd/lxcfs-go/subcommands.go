@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/hooks/ocihook"
 	"github.com/lxcfs-go/lxcfs-go/webhook"
 )
@@ -14,4 +15,11 @@ var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"oci-hook": func(args []string, stdout, stderr io.Writer) int {
 		return ocihook.Main(args, os.Stdin, stdout, stderr)
 	},
+	"check": checkMain,
+	// fd-holder is started by the daemon itself (docs/upgrade.md).
+	fs.HolderSubcommand: func(args []string, stdout, stderr io.Writer) int {
+		return fs.RunHolder(args, stderr)
+	},
+	"remount": remountMain,
+	"show":    showMain,
 }

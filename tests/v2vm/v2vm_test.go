@@ -27,6 +27,7 @@ const (
 	envScenarios  = "LXCFS_GO_VM_SCENARIOS"   // regexp on guest scenario names (default: from -run)
 	envDaemonArgs = "LXCFS_GO_VM_DAEMON_ARGS" // extra daemon options, e.g. "-d"
 	envITestRun   = "LXCFS_GO_VM_ITEST_RUN"   // -test.run for the integration tests (default: from -run)
+	envITestSkip  = "LXCFS_GO_VM_ITEST_SKIP"  // -test.skip for the integration tests (default: defaultITestSkip)
 	envMemory     = "LXCFS_GO_VM_MEM"         // guest RAM in MiB (default 2048)
 	// envAccel picks qemu's accelerator: tcg by default. /dev/kvm exists on
 	// this project's machines but nested KVM fails there (qemu aborts
@@ -145,6 +146,10 @@ func TestV2VM(t *testing.T) {
 	// The integration tests get 5 minutes, or, under a shorter limit, what
 	// is left after a minute for the boot and the scenarios (a few seconds
 	// in practice).
+	cfg.IntegrationSkip = defaultITestSkip
+	if v, ok := os.LookupEnv(envITestSkip); ok {
+		cfg.IntegrationSkip = v
+	}
 	cfg.IntegrationTimeout = fmt.Sprintf("%ds", min(300, max(60, cfg.TimeoutSeconds-60)))
 
 	in.Config = cfg
@@ -381,3 +386,9 @@ func splitRegexp(s string) []string {
 	}
 	return append(out, s[start:])
 }
+
+// defaultITestSkip leaves out, inside the VM, the integration tests about the
+// FUSE connection's life cycle (upgrade, crash, heal) and the long soak: they
+// do not depend on the cgroup layout, run on the host in every make test, and
+// under TCG emulation would take minutes of the VM's time budget.
+const defaultITestSkip = "^(TestUpgrade|TestCrash.*|TestHolderGrace|TestRemount.*|TestDeadMountpointAtStart|TestSoak)$"

@@ -42,6 +42,9 @@ func (g *guest) integration() {
 	if g.cfg.IntegrationRun != "" {
 		args = append(args, "-test.run", g.cfg.IntegrationRun)
 	}
+	if g.cfg.IntegrationSkip != "" {
+		args = append(args, "-test.skip", g.cfg.IntegrationSkip)
+	}
 	cmd := exec.Command(integrationBin, args...)
 	cmd.Dir = "/"
 	if g.cfg.IntegrationDir != "" {
@@ -49,7 +52,7 @@ func (g *guest) integration() {
 			cmd.Dir = g.cfg.IntegrationDir
 		}
 	}
-	cmd.Env = []string{"PATH=/bin", "HOME=/root", "TMPDIR=/tmp", "LXCFS_GO_V2VM=1", "LXCFS_GO_BIN=" + daemonBin}
+	cmd.Env = []string{"PATH=/bin", "HOME=/root", "TMPDIR=/tmp", "LXCFS_GO_V2VM=1", "LXCFS_GO_BIN=" + daemonBin, "LXCFS_GO_ISOLATION_SECONDS=3"}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	t0 := time.Now()

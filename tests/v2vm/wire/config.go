@@ -24,6 +24,8 @@ type Config struct {
 	IntegrationDir string `json:"integration_dir,omitempty"`
 	// IntegrationRun is passed as -test.run to the integration tests.
 	IntegrationRun string `json:"integration_run,omitempty"`
+	// IntegrationSkip is passed as -test.skip to the integration tests.
+	IntegrationSkip string `json:"integration_skip,omitempty"`
 	// IntegrationTimeout is passed as -test.timeout (e.g. "5m").
 	IntegrationTimeout string `json:"integration_timeout,omitempty"`
 	// TimeoutSeconds is the guest's own watchdog: past it the guest reports
