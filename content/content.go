@@ -243,6 +243,12 @@ func (s *Source) Resolve(tid int) (*Caller, error) {
 
 // Render appends the content of f as the thread tid sees it to dst.
 func (s *Source) Render(dst []byte, f File, tid int) ([]byte, error) {
+	return s.render(dst, f, tid, s.Resolve)
+}
+
+// render is Render with the way a caller is resolved left open (show
+// resolves a pid without its pid namespace).
+func (s *Source) render(dst []byte, f File, pid int, resolve func(int) (*Caller, error)) ([]byte, error) {
 	if f < 0 || f >= numFiles {
 		return dst, fmt.Errorf("content: unknown file %d", f)
 	}
@@ -252,12 +258,12 @@ func (s *Source) Render(dst []byte, f File, tid int) ([]byte, error) {
 	if !s.Virtualizing() {
 		return s.host(dst, f)
 	}
-	c, err := s.Resolve(tid)
+	c, err := resolve(pid)
 	if err != nil {
 		if errors.Is(err, ErrCallerGone) {
 			return dst, err
 		}
-		s.log.Debug("no container view, serving the host file", "file", hostPath[f], "pid", tid, "err", err)
+		s.log.Debug("no container view, serving the host file", "file", hostPath[f], "pid", pid, "err", err)
 		return s.host(dst, f)
 	}
 	return s.RenderFor(dst, f, c)

@@ -134,20 +134,7 @@ func (s *Source) ResolveOwn(pid int) (*Caller, error) {
 // RenderOwn renders f for a caller resolved by ResolveOwn. The sys cpuN
 // online file and a source with virtualization off behave as in Render.
 func (s *Source) RenderOwn(dst []byte, f File, pid int) ([]byte, error) {
-	if f < 0 || f >= numFiles {
-		return dst, fmt.Errorf("content: unknown file %d", f)
-	}
-	if f == CPUNOnline {
-		return append(dst, "1\n"...), nil
-	}
-	if !s.Virtualizing() {
-		return s.host(dst, f)
-	}
-	c, err := s.ResolveOwn(pid)
-	if err != nil {
-		return dst, err
-	}
-	return s.RenderFor(dst, f, c)
+	return s.render(dst, f, pid, s.ResolveOwn)
 }
 
 // Host appends the host's own file behind f to dst, as a caller with no

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
@@ -97,7 +98,8 @@ type Options struct {
 // Sampler tracks the containers that read loadavg. It is safe for
 // concurrent use.
 type Sampler struct {
-	opts Options
+	opts   Options
+	onTick atomic.Pointer[func(time.Duration)]
 	// countMu serializes use of the Counter (Tick and first reads).
 	countMu sync.Mutex
 	mu      sync.Mutex
@@ -180,6 +182,10 @@ func (s *Sampler) Len() int {
 func (s *Sampler) Tick(now time.Time) {
 	s.countMu.Lock()
 	defer s.countMu.Unlock()
+	if obs := s.onTick.Load(); obs != nil {
+		start := time.Now()
+		defer func() { (*obs)(time.Since(start)) }()
+	}
 	s.mu.Lock()
 	todo := make([]*entry, 0, len(s.m))
 	for k, e := range s.m {
@@ -209,6 +215,9 @@ func (s *Sampler) Tick(now time.Time) {
 		s.mu.Unlock()
 	}
 }
+
+// ObserveTicks has f called with the duration of every Tick (for metrics).
+func (s *Sampler) ObserveTicks(f func(time.Duration)) { s.onTick.Store(&f) }
 
 // Run calls Tick every Interval until ctx is done.
 func (s *Sampler) Run(ctx context.Context) {

@@ -64,6 +64,7 @@ func (d *daemonMetrics) instrument(src *content.Source) fs.Content {
 	d.src.Store(src)
 	if l := src.Loadavg(); l != nil {
 		d.m.TrackContainers(l.Len)
+		l.ObserveTicks(d.m.ObserveSamplerTick)
 	}
 	return d.m.Instrument(src)
 }
