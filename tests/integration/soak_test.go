@@ -239,6 +239,15 @@ loop:
 		warmRSS = max(warmRSS, s.rssKB)
 		warmG = max(warmG, s.goroutines)
 	}
+	// A slow leak stays under any margin over the warm-up for a while, so
+	// the trend is checked too: the last fifth may not exceed the second
+	// fifth by more than 10% plus 4 MiB.
+	if n := len(samples); n >= 10 {
+		second, last := maxRSS(samples[n/5:2*n/5]), maxRSS(samples[4*n/5:])
+		if last > second*11/10+4*1024 {
+			t.Errorf("RSS keeps growing: %d kB in the second fifth of the run, %d kB in the last", second, last)
+		}
+	}
 	for _, s := range samples[len(warm):] {
 		if s.rssKB > warmRSS*3/2+32*1024 {
 			t.Errorf("t=%v: RSS %d kB, warm-up max %d kB", s.at, s.rssKB, warmRSS)
@@ -247,4 +256,12 @@ loop:
 			t.Errorf("t=%v: %v goroutines, warm-up max %v", s.at, s.goroutines, warmG)
 		}
 	}
+}
+
+func maxRSS(samples []soakSample) uint64 {
+	var m uint64
+	for _, s := range samples {
+		m = max(m, s.rssKB)
+	}
+	return m
 }
