@@ -427,7 +427,7 @@ func TestPollTurnedOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(ep)
-	unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN})
+	epollAdd(ep, fd)
 	if n := srv.polls.Load(); n != 1 {
 		t.Fatalf("%d POLL requests after an epoll_ctl, want still 1", n)
 	}

@@ -1,6 +1,8 @@
 package fs
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -42,8 +44,20 @@ func disablePoll(dir string) error {
 		return err
 	}
 	defer unix.Close(ep)
-	// The kernel sends POLL here; its ENOSYS makes EpollCtl fail with
-	// EPERM, which is the point.
-	unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN})
+	// The kernel sends POLL here and waits for our ENOSYS.
+	epollAdd(ep, fd)
+	return nil
+}
+
+// epollAdd adds fd to the epoll set ep with a system call the Go scheduler
+// knows may block. x/sys's EpollCtl is a raw system call: a garbage
+// collection would wait for this thread while our readers, which must answer
+// the POLL it sends, are already stopped.
+func epollAdd(ep, fd int) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	_, _, errno := unix.Syscall6(unix.SYS_EPOLL_CTL, uintptr(ep), unix.EPOLL_CTL_ADD, uintptr(fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
+	if errno != 0 {
+		return errno
+	}
 	return nil
 }
