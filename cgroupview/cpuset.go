@@ -141,7 +141,12 @@ func (s CPUSet) String() string {
 
 // AppendTo appends the list format of the set to dst.
 func (s CPUSet) AppendTo(dst []byte) []byte {
-	cpus := s.CPUs()
+	return AppendCPUList(dst, s.CPUs())
+}
+
+// AppendCPUList appends ascending CPU numbers in the kernel's list format
+// ("0-2,4"), without building a set.
+func AppendCPUList(dst []byte, cpus []int) []byte {
 	for i := 0; i < len(cpus); {
 		j := i
 		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {

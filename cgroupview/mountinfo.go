@@ -67,25 +67,25 @@ func parseMountinfoLine(line string) (Mount, error) {
 	if m.ParentID, err = strconv.Atoi(f[1]); err != nil {
 		return Mount{}, fmt.Errorf("bad parent id %q", f[1])
 	}
-	m.Root = unescapeMountinfo(f[3])
-	m.MountPoint = unescapeMountinfo(f[4])
+	m.Root = UnescapeMountinfo(f[3])
+	m.MountPoint = UnescapeMountinfo(f[4])
 	// After the separator the kernel prints exactly "type source options";
 	// the source may be empty, so split on single spaces.
 	g := strings.Split(after, " ")
 	if len(g) < 3 {
 		return Mount{}, fmt.Errorf("%d fields after the separator, want 3", len(g))
 	}
-	m.FSType = unescapeMountinfo(g[0])
-	m.Source = unescapeMountinfo(g[1])
+	m.FSType = UnescapeMountinfo(g[0])
+	m.Source = UnescapeMountinfo(g[1])
 	if opts := strings.Join(g[2:], " "); opts != "" {
 		m.SuperOptions = strings.Split(opts, ",")
 	}
 	return m, nil
 }
 
-// unescapeMountinfo decodes the \ooo octal escapes the kernel uses for space,
+// UnescapeMountinfo decodes the \ooo octal escapes the kernel uses for space,
 // tab, newline and backslash in mountinfo paths.
-func unescapeMountinfo(s string) string {
+func UnescapeMountinfo(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

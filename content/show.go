@@ -24,27 +24,17 @@ import (
 )
 
 // fileNames are the names `show` accepts, in the order `show --list` prints
-// them. Each file also answers to its path below the mount point
-// ("proc/meminfo", "sys/devices/system/cpu/online") and to that path with a
-// leading "/".
-var fileNames = [numFiles]string{
-	Meminfo:        "meminfo",
-	CPUInfo:        "cpuinfo",
-	Stat:           "stat",
-	Uptime:         "uptime",
-	Swaps:          "swaps",
-	Slabinfo:       "slabinfo",
-	Loadavg:        "loadavg",
-	Diskstats:      "diskstats",
-	PressureCPU:    "pressure/cpu",
-	PressureIO:     "pressure/io",
-	PressureMemory: "pressure/memory",
-	CPUOnline:      "online",
-	CPUPresent:     "present",
-	CPUPossible:    "possible",
-	CPUOffline:     "offline",
-	CPUNOnline:     "cpuN/online",
-}
+// them: the host path without the sysfs directory ("meminfo",
+// "pressure/cpu", "online"). Each file also answers to its path below the
+// mount point ("proc/meminfo", "sys/devices/system/cpu/online") and to that
+// path with a leading "/".
+var fileNames = func() (names [numFiles]string) {
+	for f := range numFiles {
+		names[f] = strings.TrimPrefix(hostPath[f], "devices/system/cpu/")
+	}
+	names[CPUNOnline] = "cpuN/online"
+	return names
+}()
 
 // Files lists every file in File order.
 func Files() []File {

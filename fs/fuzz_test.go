@@ -29,21 +29,6 @@ func FuzzParseMountOptions(f *testing.F) {
 	})
 }
 
-func FuzzUnescapeMountinfo(f *testing.F) {
-	for _, s := range []string{`/a\040b`, `\134`, `\`, `\0`, `\777`, `/x\011\012`} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		u := unescapeMountinfo(s)
-		if len(u) > len(s) {
-			t.Fatalf("%q unescaped to the longer %q", s, u)
-		}
-		if !strings.Contains(s, `\`) && u != s {
-			t.Fatalf("%q changed to %q", s, u)
-		}
-	})
-}
-
 func FuzzCPUNumber(f *testing.F) {
 	for _, s := range []string{"cpu0", "cpu15", "cpu", "cpu-1", "cpu01", "cpu99999999999999999999", "cpufreq"} {
 		f.Add(s)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 )
 
 // Mount names as `mount` shows them: the source says it is us, the type
@@ -178,7 +180,7 @@ func mountedOn(dir string) (string, bool) {
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 || unescapeMountinfo(fields[4]) != abs {
+		if len(fields) < 5 || cgroupview.UnescapeMountinfo(fields[4]) != abs {
 			continue
 		}
 		desc := "a filesystem is already mounted there"
@@ -190,25 +192,6 @@ func mountedOn(dir string) (string, bool) {
 		return desc, true
 	}
 	return "", false
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for space) of mountinfo.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // Unmount detaches the filesystem at dir. Containers' bind mounts keep a
@@ -244,7 +227,7 @@ func LookupMount(dir string) (MountID, bool) {
 	ok := false
 	for _, line := range strings.Split(string(b), "\n") {
 		fields := strings.Fields(line)
-		if len(fields) >= 5 && unescapeMountinfo(fields[4]) == abs {
+		if len(fields) >= 5 && cgroupview.UnescapeMountinfo(fields[4]) == abs {
 			id.Dev, ok = fields[2], true
 		}
 	}

@@ -59,21 +59,6 @@ func CPUList(dst []byte, v CPUView) []byte {
 		}
 		return append(dst, '\n')
 	}
-	cpus := v.Host
-	for i := 0; i < len(cpus); {
-		j := i
-		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
-			j++
-		}
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = strconv.AppendInt(dst, int64(cpus[i]), 10)
-		if j > i {
-			dst = append(dst, '-')
-			dst = strconv.AppendInt(dst, int64(cpus[j]), 10)
-		}
-		i = j + 1
-	}
+	dst = cgroupview.AppendCPUList(dst, v.Host)
 	return append(dst, '\n')
 }

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
@@ -201,28 +202,10 @@ func readMountinfo(path string) ([]mountEntry, error) {
 		if len(fields) < 5 || sep < 0 || sep+2 >= len(fields) {
 			continue
 		}
-		out = append(out, mountEntry{dev: fields[2], root: unescape(fields[3]), point: unescape(fields[4]),
-			fstype: fields[sep+1], source: unescape(fields[sep+2])})
+		out = append(out, mountEntry{dev: fields[2], root: cgroupview.UnescapeMountinfo(fields[3]), point: cgroupview.UnescapeMountinfo(fields[4]),
+			fstype: fields[sep+1], source: cgroupview.UnescapeMountinfo(fields[sep+2])})
 	}
 	return out, sc.Err()
-}
-
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // healNS enters the mount namespace of ds (all in one) on a thread of its
