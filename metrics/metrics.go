@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -256,6 +257,14 @@ func (m *Metrics) Handler(health func() error) http.Handler {
 	mux.HandleFunc("/healthz", hz)
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", hz)
+	// The endpoint is meant for loopback or a unix socket (Listen warns
+	// otherwise), so the Go profiler
+	// is served too: heap and goroutine profiles of a daemon that behaves
+	// oddly in production are the first thing a bug report needs.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

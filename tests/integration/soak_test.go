@@ -101,6 +101,7 @@ type soakSample struct {
 	at         time.Duration
 	rssKB      uint64
 	goroutines float64
+	heapMiB    float64
 	threads    uint64
 }
 
@@ -199,6 +200,8 @@ func TestSoak(t *testing.T) {
 		s := soakSample{at: time.Since(start), rssKB: statusValue(d.PID, "VmRSS"), threads: statusValue(d.PID, "Threads")}
 		if _, body, err := httpGet(client, "/metrics"); err == nil {
 			s.goroutines, _ = metricValue(body, "go_goroutines")
+			heap, _ := metricValue(body, "go_memstats_heap_inuse_bytes")
+			s.heapMiB = heap / (1 << 20)
 		} else {
 			fail("metrics: %v", err)
 		}
@@ -221,7 +224,16 @@ loop:
 	sample()
 
 	for _, s := range samples {
-		t.Logf("t=%4.0fs rss=%6d kB goroutines=%4.0f threads=%d", s.at.Seconds(), s.rssKB, s.goroutines, s.threads)
+		t.Logf("t=%4.0fs rss=%6d kB heap=%5.1f MiB goroutines=%4.0f threads=%d", s.at.Seconds(), s.rssKB, s.heapMiB, s.goroutines, s.threads)
+	}
+	// LXCFS_GO_SOAK_PROFILE=DIR keeps the daemon's heap profile at the end
+	// of the run (go tool pprof DIR/heap.pb.gz) for whoever chases a leak.
+	if dir := os.Getenv("LXCFS_GO_SOAK_PROFILE"); dir != "" {
+		if _, body, err := httpGet(client, "/debug/pprof/heap"); err != nil {
+			t.Errorf("heap profile: %v", err)
+		} else if err := os.WriteFile(filepath.Join(dir, "heap.pb.gz"), []byte(body), 0o644); err != nil {
+			t.Errorf("heap profile: %v", err)
+		}
 	}
 	t.Logf("%d reads, %d cgroups, %d failures in %v", reads.Load(), cgroups.Load(), failures.Load(), dur)
 	for _, e := range errs {
