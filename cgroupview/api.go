@@ -34,6 +34,7 @@ const (
 // Cgroups is where one process sits: a path per v1 controller and the path
 // in the unified (cgroup2) hierarchy. Paths start with "/" and are relative
 // to the hierarchy's root; a trailing "/init.scope" has been removed.
+// View.Cgroups shares its results between callers: treat V1 as read-only.
 type Cgroups struct {
 	// V1 maps a controller name ("memory", "cpu", "name=systemd") to the
 	// path of the process in the hierarchy that has that controller.

@@ -1,47 +1,53 @@
 package cgroupview
 
-import (
-	"maps"
-	"sync"
-)
+import "sync"
 
-// cgroupsCache remembers the last /proc/<pid>/cgroup text of each pid and
-// what it parsed to, so that an unchanged file (the common case: a process
-// rarely moves) costs a comparison and a map copy rather than a parse. The
-// file is still read on every call, so a move shows at once.
+// cgroupsCache maps the text of a /proc/<pid>/cgroup file to what it parses
+// to. The file is still read on every call, so a move shows at once; only
+// the parse is saved. Keyed by the text rather than the pid, the cache
+// holds one entry per distinct set of memberships (about one per
+// container), not one per process ever seen: every short-lived `cat` in a
+// container hits the entry its siblings made, and exited processes leave
+// nothing behind.
+//
+// The Cgroups values are shared between callers and must not be modified.
 type cgroupsCache struct {
-	mu sync.Mutex
-	m  map[int]cgroupsEntry
+	mu sync.RWMutex
+	m  map[string]Cgroups
 }
 
-type cgroupsEntry struct {
-	raw string
-	cg  Cgroups
+// maxCgroupsCache bounds the cache; past it, half the entries are dropped.
+const maxCgroupsCache = 4096
+
+func (c *cgroupsCache) lookup(raw []byte) (Cgroups, bool) {
+	c.mu.RLock()
+	cg, ok := c.m[string(raw)] // no allocation for the lookup
+	c.mu.RUnlock()
+	return cg, ok
 }
 
-// maxCgroupsCache bounds the cache; it starts over when full.
-const maxCgroupsCache = 1 << 14
-
-// lookup returns a copy of what raw parsed to for pid last time.
-func (c *cgroupsCache) lookup(pid int, raw []byte) (Cgroups, bool) {
+func (c *cgroupsCache) store(raw []byte, cg Cgroups) {
 	c.mu.Lock()
-	e, ok := c.m[pid]
-	c.mu.Unlock()
-	if !ok || e.raw != string(raw) {
-		return Cgroups{}, false
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]Cgroups)
 	}
-	cg := e.cg
-	cg.V1 = maps.Clone(e.cg.V1)
-	return cg, true
+	if len(c.m) >= maxCgroupsCache {
+		n := len(c.m) / 2
+		for k := range c.m {
+			if n == 0 {
+				break
+			}
+			delete(c.m, k)
+			n--
+		}
+	}
+	c.m[string(raw)] = cg
 }
 
-func (c *cgroupsCache) store(pid int, raw []byte, cg Cgroups) {
-	e := cgroupsEntry{raw: string(raw), cg: cg}
-	e.cg.V1 = maps.Clone(cg.V1)
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxCgroupsCache {
-		c.m = make(map[int]cgroupsEntry)
-	}
-	c.m[pid] = e
-	c.mu.Unlock()
+// len reports the number of entries (tests).
+func (c *cgroupsCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
 }

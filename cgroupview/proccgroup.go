@@ -101,7 +101,7 @@ func (v *View) Cgroups(pid int) (Cgroups, error) {
 		}
 		return Cgroups{}, err
 	}
-	if cg, ok := v.cgroups.lookup(pid, b); ok {
+	if cg, ok := v.cgroups.lookup(b); ok {
 		return cg, nil
 	}
 	ms, err := ParseProcCgroup(bytes.NewReader(b))
@@ -109,7 +109,7 @@ func (v *View) Cgroups(pid int) (Cgroups, error) {
 		return Cgroups{}, fmt.Errorf("%s: %w", name, err)
 	}
 	cg := Cgroups{V1: make(map[string]string, len(ms))}
-	defer func() { v.cgroups.store(pid, b, cg) }()
+	defer func() { v.cgroups.store(b, cg) }()
 	for _, m := range ms {
 		if m.HierarchyID == 0 && len(m.Controllers) == 0 {
 			if m.Deleted {
