@@ -14,12 +14,7 @@ import (
 	"time"
 )
 
-func keptFD(name string) bool {
-	keptFiles.mu.RLock()
-	defer keptFiles.mu.RUnlock()
-	_, ok := keptFiles.m[name]
-	return ok
-}
+func keptFD(name string) bool { return keptFiles.Kept(name) }
 
 // A file on an ordinary file system is never kept open: a fixture replaced
 // by rename reads as the new file.

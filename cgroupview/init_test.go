@@ -141,7 +141,7 @@ func (p *procTree) proc(pid int, ns string, tgid int, nspid string, start uint64
 }
 
 func (p *procTree) view() *View {
-	return &View{procFS: filepath.Join(p.root, "proc"), log: slog.New(slog.DiscardHandler)}
+	return &View{procFS: filepath.Join(p.root, "proc"), log: slog.New(slog.DiscardHandler), now: time.Now}
 }
 
 func TestContainerInitFake(t *testing.T) {

@@ -3,8 +3,12 @@ package cgroupview
 import (
 	"bytes"
 	"strconv"
+	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/internal/kfile"
 )
 
 // Tasks counts the threads of a container's cgroup subtree by state.
@@ -47,17 +51,80 @@ func controllerOf(h *Hierarchy) string {
 // readTasks counts the threads in the cgroup and every descendant by their
 // state in /proc/<tid>/stat. It returns nil for the hierarchy's root cgroup
 // (that is the whole host, whose counts the host file already has) and when
-// no hierarchy holds the process.
+// no hierarchy holds the process. The result is the caller's to modify.
+//
+// Counting walks every thread of the subtree, so a count is reused for
+// taskCountTTL by readers of the same cgroup: procs_running is an
+// instantaneous, noisy figure that tools sample once a second or less
+// often, while a monitoring agent or a benchmark may read /proc/stat
+// thousands of times a second. Only the cgroup's path keys the cache: a
+// process that moves reads its new cgroup's count at once, and a cgroup
+// removed and made again shows at most taskCountTTL of the old count.
 func (v *View) readTasks(cg Cgroups) *Tasks {
 	d, file, ok := v.taskDir(cg)
 	if !ok || d.path == "/" {
 		return nil
 	}
+	dir := d.base + d.path
+	now := v.now()
+	if t, ok := v.taskCounts.lookup(dir, now); ok {
+		return &t
+	}
 	t := &Tasks{}
-	if !v.countTasks(d.base+d.path, file, t, 0) {
+	if !v.countTasks(dir, file, t, 0) {
 		return nil
 	}
+	v.taskCounts.store(dir, *t, now)
 	return t
+}
+
+// taskCountTTL is how long a cgroup's thread count is reused.
+const taskCountTTL = 250 * time.Millisecond
+
+// maxTaskCounts bounds the cache of thread counts; past it, expired
+// entries are dropped, then half of the rest.
+const maxTaskCounts = 4096
+
+type taskCountCache struct {
+	mu sync.Mutex
+	m  map[string]taskCount
+}
+
+type taskCount struct {
+	t  Tasks
+	at time.Time
+}
+
+func (c *taskCountCache) lookup(dir string, now time.Time) (Tasks, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[dir]
+	if !ok || now.Sub(e.at) >= taskCountTTL || now.Before(e.at) {
+		return Tasks{}, false
+	}
+	return e.t, true
+}
+
+func (c *taskCountCache) store(dir string, t Tasks, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]taskCount)
+	}
+	if len(c.m) >= maxTaskCounts {
+		for k, e := range c.m {
+			if now.Sub(e.at) >= taskCountTTL {
+				delete(c.m, k)
+			}
+		}
+		for k := range c.m {
+			if len(c.m) < maxTaskCounts/2 {
+				break
+			}
+			delete(c.m, k)
+		}
+	}
+	c.m[dir] = taskCount{t: t, at: now}
 }
 
 // countTasks adds the threads of dir and its descendants to t; false when
@@ -65,17 +132,13 @@ func (v *View) readTasks(cg Cgroups) *Tasks {
 // (Stat reads it on every read of /proc/stat).
 func (v *View) countTasks(dir, file string, t *Tasks, depth int) bool {
 	bp := getBuf()
-	b, err := readByPath(dir+"/"+file, bp)
+	b, err := kfile.ReadToEOF(dir+"/"+file, bp)
 	if err != nil {
 		putBuf(bp)
 		return false
 	}
 	var stat [512]byte
 	pathBuf := make([]byte, 0, 64)
-	// Few threads (the common container): keep their stat files open, one
-	// pread each (see fastread.go); many: open and close each, so that a
-	// big container does not churn the fd cache.
-	keep := bytes.Count(b, []byte{'\n'}) <= maxKeptTaskFiles
 	for len(b) > 0 {
 		if t.Total >= maxTaskWalk {
 			putBuf(bp)
@@ -93,7 +156,7 @@ func (v *View) countTasks(dir, file string, t *Tasks, depth int) bool {
 		}
 		pathBuf = append(append(append(pathBuf[:0], v.procFS...), '/'), strconv.Itoa(tid)...)
 		pathBuf = append(pathBuf, "/stat"...)
-		switch taskState(pathBuf, stat[:], keep) {
+		switch taskState(pathBuf, stat[:]) {
 		case 'R':
 			t.Running++
 		case 'D':
@@ -112,10 +175,6 @@ func (v *View) countTasks(dir, file string, t *Tasks, depth int) bool {
 	}
 	return true
 }
-
-// maxKeptTaskFiles is the most threads in one cgroup whose stat files are
-// kept open.
-const maxKeptTaskFiles = 256
 
 // parseTid parses one line of a tasks or cgroup.threads file.
 func parseTid(line []byte) (int, bool) {
@@ -175,26 +234,19 @@ func subdirs(dir string) []string {
 
 // taskState is the state letter of /proc/<tid>/stat (the field after the
 // command, which may itself hold spaces and parentheses); 0 if unreadable.
-// name is the path; buf receives the file's start.
-func taskState(name []byte, buf []byte, keep bool) byte {
+// name is the path; buf receives the file's start. Thread stat files are
+// opened and closed each time rather than kept in the fd cache: threads
+// come and go, and their fds would crowd out the cgroup files there.
+func taskState(name []byte, buf []byte) byte {
+	fd, err := openRO(string(name))
+	if err != nil {
+		return 0
+	}
+	n, _ := unix.Read(fd, buf)
+	unix.Close(fd)
 	var b []byte
-	if keep {
-		bp := getBuf()
-		c, err := fastReadInto(string(name), bp)
-		if err == nil {
-			b = buf[:copy(buf, c)]
-		}
-		putBuf(bp)
-	} else {
-		fd, err := unix.Open(string(name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return 0
-		}
-		n, _ := unix.Read(fd, buf)
-		unix.Close(fd)
-		if n > 0 {
-			b = buf[:n]
-		}
+	if n > 0 {
+		b = buf[:n]
 	}
 	if len(b) == 0 {
 		return 0

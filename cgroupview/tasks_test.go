@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -52,5 +53,25 @@ func TestTasks(t *testing.T) {
 	}
 	if got := v.Snapshot(Cgroups{V1: map[string]string{"cpu": "/gone"}}, WantTasks).Tasks; got != nil {
 		t.Errorf("removed cgroup: %+v, want nil", got)
+	}
+
+	// A count is reused for taskCountTTL, for readers of the same cgroup
+	// only, and each reader gets its own copy to adjust.
+	now := time.Unix(1000, 0)
+	v.now = func() time.Time { return now }
+	first := v.Snapshot(cg, WantTasks).Tasks
+	first.Running = 42
+	write("proc/101/stat", "101 (x) S 1 1 1\n")
+	now = now.Add(taskCountTTL / 2)
+	if diff := cmp.Diff(want, v.Snapshot(cg, WantTasks).Tasks); diff != "" {
+		t.Errorf("within the TTL (-want +got):\n%s", diff)
+	}
+	other := Cgroups{V1: map[string]string{"cpu": "/other"}}
+	if diff := cmp.Diff(&Tasks{Total: 1, Running: 1}, v.Snapshot(other, WantTasks).Tasks); diff != "" {
+		t.Errorf("another cgroup within the TTL (-want +got):\n%s", diff)
+	}
+	now = now.Add(taskCountTTL)
+	if diff := cmp.Diff(&Tasks{Total: 5, Running: 1, Blocked: 1}, v.Snapshot(cg, WantTasks).Tasks); diff != "" {
+		t.Errorf("after the TTL (-want +got):\n%s", diff)
 	}
 }

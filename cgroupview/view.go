@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // View reads the cgroups of the processes on one host. It is safe for
@@ -31,6 +32,10 @@ type View struct {
 	cgroups cgroupsCache
 	pinned  pinnedThreads
 
+	taskCounts taskCountCache
+	// now is the clock of the task-count cache (tests replace it).
+	now func() time.Time
+
 	// kernelMemory says the memory hierarchy is a real cgroup file system
 	// (not a fixture tree), whose memory.stat hierarchical_* limits are
 	// consistent with the limit files by construction.
@@ -42,7 +47,7 @@ type View struct {
 // only looks at the file system types of ProcFS and the memory hierarchy.
 // An empty ProcFS means "/proc".
 func New(opts Options) (*View, error) {
-	v := &View{procFS: opts.ProcFS, prefix: opts.MountPrefix, log: opts.Logger}
+	v := &View{procFS: opts.ProcFS, prefix: opts.MountPrefix, log: opts.Logger, now: time.Now}
 	if v.procFS == "" {
 		v.procFS = "/proc"
 	}
