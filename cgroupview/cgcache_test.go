@@ -67,14 +67,14 @@ func TestCgroupsCacheByContent(t *testing.T) {
 // TestCgroupsCacheBounded: distinct texts past the bound do not grow the
 // cache without end.
 func TestCgroupsCacheBounded(t *testing.T) {
-	var c cgroupsCache
-	for i := range 3 * maxCgroupsCache {
+	c := newCgroupsCache()
+	for i := range 3 * cgroupsCacheMax {
 		c.store(fmt.Appendf(nil, "0::/ct-%d\n", i), Cgroups{Unified: fmt.Sprint(i)})
 	}
-	if n := c.len(); n > maxCgroupsCache {
-		t.Errorf("%d entries, bound %d", n, maxCgroupsCache)
+	if n := c.len(); n > 2*cgroupsCacheMax {
+		t.Errorf("%d entries, bound 2x%d", n, cgroupsCacheMax)
 	}
-	if cg, ok := c.lookup([]byte(fmt.Sprintf("0::/ct-%d\n", 3*maxCgroupsCache-1))); !ok || cg.Unified != fmt.Sprint(3*maxCgroupsCache-1) {
+	if cg, ok := c.lookup([]byte(fmt.Sprintf("0::/ct-%d\n", 3*cgroupsCacheMax-1))); !ok || cg.Unified != fmt.Sprint(3*cgroupsCacheMax-1) {
 		t.Errorf("last stored entry: %+v %v", cg, ok)
 	}
 }

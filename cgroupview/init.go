@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 	"io/fs"
 	"maps"
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,8 +41,9 @@ type initCache struct {
 	// selfInit is PID 1 of the daemon's own namespace, once known.
 	selfInit   Process
 	selfInitOK bool
-	// threads caches each calling thread's namespace and process.
-	threads map[int]threadEntry
+	// threads caches each calling thread's namespace and process; threads
+	// that have not called for a minute or two are forgotten.
+	threads *genmap.Map[int, threadEntry]
 	m       map[uint64]Process
 	pruneAt int  // prune when len(m) grows past this
 	pruning bool // a prune is running
@@ -138,9 +141,7 @@ func (v *View) threadNS(tid int) (nsID, error) {
 		return v.pidNS(tid)
 	}
 	c := &v.inits
-	c.mu.Lock()
-	e, ok := c.threads[tid]
-	c.mu.Unlock()
+	e, ok := c.threads.Get(tid)
 	if ok && e.start == thread.StartTicks {
 		return e.ns, nil
 	}
@@ -152,12 +153,7 @@ func (v *View) threadNS(tid int) (nsID, error) {
 	if again, err := v.process(tid); err != nil || again.StartTicks != thread.StartTicks {
 		return nsID{}, fmt.Errorf("%w: thread %d was replaced", ErrNoProcess, tid)
 	}
-	c.mu.Lock()
-	if c.threads == nil || len(c.threads) >= maxThreadCache {
-		c.threads = make(map[int]threadEntry)
-	}
-	c.threads[tid] = threadEntry{start: thread.StartTicks, ns: ns}
-	c.mu.Unlock()
+	c.threads.Put(tid, threadEntry{start: thread.StartTicks, ns: ns})
 	return ns, nil
 }
 
@@ -170,9 +166,7 @@ func (v *View) threadGroup(tid int) (tgid int, thread Process, err error) {
 		return 0, Process{}, noProcess(err)
 	}
 	c := &v.inits
-	c.mu.Lock()
-	e, ok := c.threads[tid]
-	c.mu.Unlock()
+	e, ok := c.threads.Get(tid)
 	if ok && e.start == thread.StartTicks && e.tgid > 0 {
 		return e.tgid, thread, nil
 	}
@@ -190,17 +184,19 @@ func (v *View) threadGroup(tid int) (tgid int, thread Process, err error) {
 	if again, err := v.process(tid); err != nil || again.StartTicks != thread.StartTicks {
 		return 0, Process{}, fmt.Errorf("%w: thread %d was replaced", ErrNoProcess, tid)
 	}
-	c.mu.Lock()
-	if old, ok := c.threads[tid]; ok && old.start == thread.StartTicks {
+	if old, ok := c.threads.Get(tid); ok && old.start == thread.StartTicks {
 		old.tgid = tgid
-		c.threads[tid] = old
+		c.threads.Put(tid, old)
 	}
-	c.mu.Unlock()
 	return tgid, thread, nil
 }
 
-// maxThreadCache bounds the thread cache; it starts over when full.
-const maxThreadCache = 1 << 14
+// threadCacheMax bounds each generation of the thread cache.
+const threadCacheMax = 1 << 14
+
+func newThreadCache() *genmap.Map[int, threadEntry] {
+	return genmap.New[int, threadEntry](time.Minute, threadCacheMax)
+}
 
 // threadEntry is what never changes while a thread lives: its pid
 // namespace and its process. start is the thread's start time, which tells

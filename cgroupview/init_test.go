@@ -141,7 +141,9 @@ func (p *procTree) proc(pid int, ns string, tgid int, nspid string, start uint64
 }
 
 func (p *procTree) view() *View {
-	return &View{procFS: filepath.Join(p.root, "proc"), log: slog.New(slog.DiscardHandler), now: time.Now}
+	v := &View{procFS: filepath.Join(p.root, "proc"), log: slog.New(slog.DiscardHandler)}
+	v.initCaches()
+	return v
 }
 
 func TestContainerInitFake(t *testing.T) {

@@ -3,11 +3,11 @@ package cgroupview
 import (
 	"bytes"
 	"strconv"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 	"github.com/lxcfs-go/lxcfs-go/internal/kfile"
 )
 
@@ -67,64 +67,39 @@ func (v *View) readTasks(cg Cgroups) *Tasks {
 	}
 	dir := d.base + d.path
 	now := v.now()
-	if t, ok := v.taskCounts.lookup(dir, now); ok {
+	if t, ok := v.cachedTasks(dir, now); ok {
 		return &t
 	}
 	t := &Tasks{}
 	if !v.countTasks(dir, file, t, 0) {
 		return nil
 	}
-	v.taskCounts.store(dir, *t, now)
+	v.taskCounts.Put(dir, taskCount{t: *t, at: now})
 	return t
 }
 
 // taskCountTTL is how long a cgroup's thread count is reused.
 const taskCountTTL = 250 * time.Millisecond
 
-// maxTaskCounts bounds the cache of thread counts; past it, expired
-// entries are dropped, then half of the rest.
-const maxTaskCounts = 4096
-
-type taskCountCache struct {
-	mu sync.Mutex
-	m  map[string]taskCount
-}
+// taskCountsMax bounds each generation of the cache of thread counts; an
+// entry goes a few TTLs after its last use.
+const taskCountsMax = 4096
 
 type taskCount struct {
 	t  Tasks
 	at time.Time
 }
 
-func (c *taskCountCache) lookup(dir string, now time.Time) (Tasks, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[dir]
+func newTaskCounts() *genmap.Map[string, taskCount] {
+	return genmap.New[string, taskCount](4*taskCountTTL, taskCountsMax)
+}
+
+func (v *View) cachedTasks(dir string, now time.Time) (Tasks, bool) {
+	e, ok := v.taskCounts.Get(dir)
 	if !ok || now.Sub(e.at) >= taskCountTTL || now.Before(e.at) {
 		return Tasks{}, false
 	}
 	return e.t, true
-}
-
-func (c *taskCountCache) store(dir string, t Tasks, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]taskCount)
-	}
-	if len(c.m) >= maxTaskCounts {
-		for k, e := range c.m {
-			if now.Sub(e.at) >= taskCountTTL {
-				delete(c.m, k)
-			}
-		}
-		for k := range c.m {
-			if len(c.m) < maxTaskCounts/2 {
-				break
-			}
-			delete(c.m, k)
-		}
-	}
-	c.m[dir] = taskCount{t: t, at: now}
 }
 
 // countTasks adds the threads of dir and its descendants to t; false when

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -32,7 +33,7 @@ type View struct {
 	cgroups cgroupsCache
 	pinned  pinnedThreads
 
-	taskCounts taskCountCache
+	taskCounts *genmap.Map[string, taskCount]
 	// now is the clock of the task-count cache (tests replace it).
 	now func() time.Time
 
@@ -47,7 +48,8 @@ type View struct {
 // only looks at the file system types of ProcFS and the memory hierarchy.
 // An empty ProcFS means "/proc".
 func New(opts Options) (*View, error) {
-	v := &View{procFS: opts.ProcFS, prefix: opts.MountPrefix, log: opts.Logger, now: time.Now}
+	v := &View{procFS: opts.ProcFS, prefix: opts.MountPrefix, log: opts.Logger}
+	v.initCaches()
 	if v.procFS == "" {
 		v.procFS = "/proc"
 	}
@@ -94,6 +96,14 @@ func (v *View) Layout() *Layout { return v.layout }
 // procPath is ProcFS/<pid>/<file>.
 func (v *View) procPath(pid int, file string) string {
 	return v.procFS + "/" + strconv.Itoa(pid) + "/" + file
+}
+
+// initCaches makes the caches and sets the clock.
+func (v *View) initCaches() {
+	v.now = time.Now
+	v.cgroups = newCgroupsCache()
+	v.taskCounts = newTaskCounts()
+	v.inits.threads = newThreadCache()
 }
 
 // readSmall reads a whole small file, keeping kernel files open between

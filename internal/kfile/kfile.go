@@ -32,23 +32,39 @@ package kfile
 import (
 	"io/fs"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Cache keeps kernel files open by path, up to a bound.
+// Cache keeps kernel files open by path, up to a bound. An fd not read for
+// a sweep period (SweepPeriod) is closed,
+// so the files of removed cgroups and exited processes do not stay open
+// until the bound is reached.
 type Cache struct {
-	mu  sync.RWMutex
-	m   map[string]int
-	max int
+	mu    sync.RWMutex
+	m     map[string]*kept
+	max   int
+	swept atomic.Int64 // unix nanoseconds of the last sweep
 	// Disabled turns keeping off (tests compare both paths).
 	Disabled bool
+	// Now is the clock of sweeps (tests replace it); nil means time.Now.
+	Now func() time.Time
 }
+
+type kept struct {
+	fd   int
+	used atomic.Bool // read since the last sweep
+}
+
+// SweepPeriod is how often unused fds are closed.
+const SweepPeriod = time.Minute
 
 // NewCache returns a cache that keeps at most max fds; past it, half are
 // closed.
 func NewCache(max int) *Cache {
-	return &Cache{m: map[string]int{}, max: max}
+	return &Cache{m: map[string]*kept{}, max: max}
 }
 
 // FDBudget is the soft limit on open files (Go raises it to the hard limit
@@ -77,15 +93,19 @@ func (c *Cache) Read(name string, bp *[]byte) ([]byte, error) {
 	if c.Disabled {
 		return ReadToEOF(name, bp)
 	}
+	c.maybeSweep()
 	c.mu.RLock()
-	fd, ok := c.m[name]
+	k, ok := c.m[name]
 	if ok {
-		n, err := PreadWhole(fd, bp)
+		n, err := PreadWhole(k.fd, bp)
+		if !k.used.Load() {
+			k.used.Store(true)
+		}
 		c.mu.RUnlock()
 		if err == nil {
 			return (*bp)[:n], nil
 		}
-		c.drop(name, fd)
+		c.drop(name, k)
 	} else {
 		c.mu.RUnlock()
 	}
@@ -116,18 +136,54 @@ func (c *Cache) openAndRead(name string, bp *[]byte) ([]byte, error) {
 		if len(c.m) >= c.max {
 			c.shrinkLocked()
 		}
-		c.m[name] = fd
+		k := &kept{fd: fd}
+		k.used.Store(true)
+		c.m[name] = k
 	}
 	c.mu.Unlock()
 	return (*bp)[:n], nil
 }
 
-// drop closes fd if it is still the one kept for name.
-func (c *Cache) drop(name string, fd int) {
+func (c *Cache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// maybeSweep sweeps when a period has passed since the last sweep.
+func (c *Cache) maybeSweep() {
+	now := c.now().UnixNano()
+	last := c.swept.Load()
+	if now-last < int64(SweepPeriod) && now >= last {
+		return
+	}
+	if !c.swept.CompareAndSwap(last, now) {
+		return // another reader sweeps
+	}
 	c.mu.Lock()
-	if cur, ok := c.m[name]; ok && cur == fd {
+	c.sweepLocked()
+	c.mu.Unlock()
+}
+
+// sweepLocked closes the fds not read since the last sweep.
+func (c *Cache) sweepLocked() {
+	for name, k := range c.m {
+		if !k.used.Load() {
+			delete(c.m, name)
+			unix.Close(k.fd)
+		} else {
+			k.used.Store(false)
+		}
+	}
+}
+
+// drop closes k's fd if it is still the one kept for name.
+func (c *Cache) drop(name string, k *kept) {
+	c.mu.Lock()
+	if cur, ok := c.m[name]; ok && cur == k {
 		delete(c.m, name)
-		unix.Close(fd)
+		unix.Close(k.fd)
 	}
 	c.mu.Unlock()
 }
@@ -135,12 +191,12 @@ func (c *Cache) drop(name string, fd int) {
 // shrinkLocked closes half the kept fds (map order is random enough).
 func (c *Cache) shrinkLocked() {
 	n := len(c.m) / 2
-	for k, fd := range c.m {
+	for name, k := range c.m {
 		if n == 0 {
 			break
 		}
-		delete(c.m, k)
-		unix.Close(fd)
+		delete(c.m, name)
+		unix.Close(k.fd)
 		n--
 	}
 }
@@ -148,9 +204,9 @@ func (c *Cache) shrinkLocked() {
 // Reset closes every kept fd.
 func (c *Cache) Reset() {
 	c.mu.Lock()
-	for k, fd := range c.m {
-		delete(c.m, k)
-		unix.Close(fd)
+	for name, k := range c.m {
+		delete(c.m, name)
+		unix.Close(k.fd)
 	}
 	c.mu.Unlock()
 }

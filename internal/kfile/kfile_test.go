@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // A file on an ordinary file system is read whole and never kept: a
@@ -105,5 +106,35 @@ func TestGrowsBuffer(t *testing.T) {
 	b, err := ReadToEOF(name, bp)
 	if err != nil || string(b) != string(want) {
 		t.Errorf("read %d bytes, %v; want %d", len(b), err, len(want))
+	}
+}
+
+// An fd not read for a sweep period is closed at the next open; one in use
+// stays.
+func TestUnusedFDsSwept(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := NewCache(16)
+	c.Now = func() time.Time { return now }
+	defer c.Reset()
+	bp := GetBuf()
+	defer PutBuf(bp)
+	read := func(name string) {
+		t.Helper()
+		if _, err := c.Read(name, bp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read("/proc/meminfo")
+	read("/proc/uptime")
+	for range 3 {
+		now = now.Add(SweepPeriod)
+		read("/proc/meminfo")
+		read("/proc/loadavg") // an open: sweeps
+	}
+	if c.Kept("/proc/uptime") {
+		t.Error("fd unread for three sweep periods still kept")
+	}
+	if !c.Kept("/proc/meminfo") {
+		t.Error("fd read in every period closed")
 	}
 }
