@@ -36,6 +36,7 @@ var (
 	flagWarm   = flag.Duration("bench.warmup", 12*time.Second, "time after every reader has started before the window opens (at least two samples)")
 	flagPeriod = flag.Duration("bench.period", time.Second, "each reader reads loadavg from every daemon this often")
 	flagNoRef  = flag.Bool("bench.noref", false, "skip the reference lxcfs")
+	flagShell  = flag.String("bench.shell", "bash", "the readers' shell: bash's read builtin reads a seekable file 4 KiB at a time (one FUSE READ per read of loadavg, as an agent's read does); dash's (sh) reads it one byte per read(2), about 25 FUSE round trips each")
 	flagOut    = flag.String("bench.out", "bench/out/loadavg.json", "JSON output ('' for none); relative to the module root")
 )
 
@@ -61,6 +62,7 @@ type daemonStats struct {
 
 type report struct {
 	Cgroups       int           `json:"cgroups"`
+	Shell         string        `json:"reader_shell"`
 	TasksPerGroup int           `json:"tasks_per_cgroup"`
 	WindowSeconds float64       `json:"window_seconds"`
 	Daemons       []daemonStats `json:"daemons"`
@@ -120,7 +122,8 @@ func TestLoadavgBench(t *testing.T) {
 
 	root := testenv.NewCgroup(t, testenv.CgroupOptions{Controllers: []string{"cpu"}})
 	// The reader: the shell itself plus tasks-1 sleepers, then a loop that
-	// reads loadavg from every mount with the shell's read builtin.
+	// reads loadavg from every mount with the shell's read builtin (see
+	// -bench.shell for how many FUSE requests that makes).
 	var reads []string
 	for _, tg := range targets {
 		reads = append(reads, "read l < "+tg.d.Path("proc/loadavg")+" || true")
@@ -143,7 +146,7 @@ func TestLoadavgBench(t *testing.T) {
 	for i := range *flagN {
 		cg := root.Child(fmt.Sprintf("c%d", i))
 		cgs = append(cgs, cg)
-		p, err := cg.Start(nil, nil, "sh", "-c", script)
+		p, err := cg.Start(nil, nil, *flagShell, "-c", script)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,9 +208,9 @@ func TestLoadavgBench(t *testing.T) {
 		p.Signal(syscall.SIGCONT)
 	}
 
-	rep := report{Cgroups: *flagN, TasksPerGroup: *flagTasks, WindowSeconds: elapsed, Daemons: stats}
-	fmt.Printf("\nloadavg sampler at scale: %d cgroups x %d tasks, a reader in each every %v, %.1f s window\n\n",
-		*flagN, *flagTasks, *flagPeriod, elapsed)
+	rep := report{Cgroups: *flagN, Shell: *flagShell, TasksPerGroup: *flagTasks, WindowSeconds: elapsed, Daemons: stats}
+	fmt.Printf("\nloadavg sampler at scale: %d cgroups x %d tasks, a %s reader in each every %v, %.1f s window\n\n",
+		*flagN, *flagTasks, *flagShell, *flagPeriod, elapsed)
 	fmt.Printf("%-12s %9s %7s %14s %10s  %-28s %-28s %s\n", "daemon", "cpu s", "cpu %", "sampler cpu s", "rss MiB",
 		"busy cgroup at start", "busy cgroup at end", "an idle cgroup")
 	for _, s := range stats {
