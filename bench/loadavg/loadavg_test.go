@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lxcfs-go/lxcfs-go/bench/floor"
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
 
@@ -36,11 +38,78 @@ var (
 	flagWarm   = flag.Duration("bench.warmup", 12*time.Second, "time after every reader has started before the window opens (at least two samples)")
 	flagPeriod = flag.Duration("bench.period", time.Second, "each reader reads loadavg from every daemon this often")
 	flagNoRef  = flag.Bool("bench.noref", false, "skip the reference lxcfs")
+	flagArgs   = flag.String("bench.args", "", "extra lxcfs-go arguments, e.g. \"--metrics-addr unix:/tmp/m.sock\" to profile it")
 	flagShell  = flag.String("bench.shell", "bash", "the readers' shell: bash's read builtin reads a seekable file 4 KiB at a time (one FUSE READ per read of loadavg, as an agent's read does); dash's (sh) reads it one byte per read(2), about 25 FUSE round trips each")
 	flagOut    = flag.String("bench.out", "bench/out/loadavg.json", "JSON output ('' for none); relative to the module root")
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// roleFloor is argv[1] of this binary re-executed as the floor server.
+const roleFloor = "lxcfs-bench-floor"
+
+func TestMain(m *testing.M) {
+	if len(os.Args) == 3 && os.Args[1] == roleFloor {
+		b, err := os.ReadFile("/proc/loadavg")
+		if err == nil {
+			err = floor.Serve(os.Args[2], map[string][]byte{"proc/loadavg": b})
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	testenv.Main(m)
+}
+
+// target is one mounted server: its name, pid and mount point.
+type target struct {
+	name string
+	pid  int
+	mnt  string
+}
+
+func (tg target) path(rel string) string { return filepath.Join(tg.mnt, rel) }
+
+// startFloor mounts the floor server (package floor) on a new directory:
+// the FUSE round trips' cost, with the host's loadavg fixed at start.
+func startFloor(t *testing.T) target {
+	t.Helper()
+	mnt := filepath.Join(t.TempDir(), "floor")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, roleFloor, mnt)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := os.Stat(filepath.Join(mnt, "proc/loadavg")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("floor server did not mount on %s", mnt)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return target{name: "floor", pid: cmd.Process.Pid, mnt: mnt}
+}
 
 // daemonStats is one daemon's cost over the window.
 type daemonStats struct {
@@ -68,9 +137,15 @@ type report struct {
 	Daemons       []daemonStats `json:"daemons"`
 	Ratio         float64       `json:"cpu_ratio_ours_to_reference,omitempty"`
 	SamplerRatio  float64       `json:"sampler_cpu_ratio_ours_to_reference,omitempty"`
+	// FloorRatio is ours over the floor server's CPU for the same reads;
+	// WorkRatio compares what ours and the reference spend beyond it.
+	FloorRatio float64 `json:"cpu_ratio_ours_to_floor,omitempty"`
+	WorkRatio  float64 `json:"cpu_beyond_floor_ratio_ours_to_reference,omitempty"`
 }
 
-// procCPU is utime+stime of pid in seconds.
+// procCPU is utime+stime of pid in seconds. The kernel scales the
+// tick-sampled utime and stime so that their sum is the precise runtime of
+// every thread of the process, exited ones included (cputime_adjust).
 func procCPU(t *testing.T, pid int) float64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -111,14 +186,14 @@ func TestLoadavgBench(t *testing.T) {
 		t.Skip("the loadavg scale benchmark runs with -bench.loadavg (make bench-loadavg)")
 	}
 	testenv.RequireMountAndCgroups(t)
-	type target struct {
-		name string
-		d    *testenv.Daemon
-	}
-	targets := []target{{"lxcfs-go", testenv.StartDaemon(t, "-l")}}
+	ours := testenv.StartDaemon(t, append([]string{"-l"}, strings.Fields(*flagArgs)...)...)
+	targets := []target{{"lxcfs-go", ours.PID, ours.Mnt}}
 	if !*flagNoRef {
-		targets = append(targets, target{"lxcfs 5.0.3", testenv.StartReference(t, "-l")})
+		ref := testenv.StartReference(t, "-l")
+		targets = append(targets, target{"lxcfs 5.0.3", ref.PID, ref.Mnt})
 	}
+	// The floor's CPU is what the same reads cost any FUSE server.
+	targets = append(targets, startFloor(t))
 
 	root := testenv.NewCgroup(t, testenv.CgroupOptions{Controllers: []string{"cpu"}})
 	// The reader: the shell itself plus tasks-1 sleepers, then a loop that
@@ -126,7 +201,7 @@ func TestLoadavgBench(t *testing.T) {
 	// -bench.shell for how many FUSE requests that makes).
 	var reads []string
 	for _, tg := range targets {
-		reads = append(reads, "read l < "+tg.d.Path("proc/loadavg")+" || true")
+		reads = append(reads, "read l < "+tg.path("proc/loadavg")+" || true")
 	}
 	script := fmt.Sprintf("for i in $(seq %d); do sleep 100000 & done; while :; do %s; sleep %g; done",
 		*flagTasks-1, strings.Join(reads, "; "), flagPeriod.Seconds())
@@ -161,8 +236,8 @@ func TestLoadavgBench(t *testing.T) {
 	t.Logf("started %d cgroups x %d tasks in %v", *flagN, *flagTasks, time.Since(start).Round(time.Millisecond))
 	time.Sleep(*flagWarm)
 
-	read := func(cg *testenv.Cgroup, d *testenv.Daemon) string {
-		s, err := cg.ReadFile(d.Path("proc/loadavg"))
+	read := func(cg *testenv.Cgroup, tg target) string {
+		s, err := cg.ReadFile(tg.path("proc/loadavg"))
 		if err != nil {
 			return "error: " + err.Error()
 		}
@@ -172,18 +247,18 @@ func TestLoadavgBench(t *testing.T) {
 	cpu0 := make([]float64, len(targets))
 	for i, tg := range targets {
 		stats[i].Name = tg.name
-		stats[i].BusyStart = read(busy, tg.d)
-		cpu0[i] = procCPU(t, tg.d.PID)
+		stats[i].BusyStart = read(busy, tg)
+		cpu0[i] = procCPU(t, tg.pid)
 	}
 	t0 := time.Now()
 	time.Sleep(*flagWindow)
 	elapsed := time.Since(t0).Seconds()
 	for i, tg := range targets {
-		stats[i].CPUSeconds = procCPU(t, tg.d.PID) - cpu0[i]
+		stats[i].CPUSeconds = procCPU(t, tg.pid) - cpu0[i]
 		stats[i].CPUPercent = 100 * stats[i].CPUSeconds / elapsed
-		stats[i].RSSKiB = procRSS(tg.d.PID)
-		stats[i].BusyEnd = read(busy, tg.d)
-		stats[i].IdleSample = read(idle, tg.d)
+		stats[i].RSSKiB = procRSS(tg.pid)
+		stats[i].BusyEnd = read(busy, tg)
+		stats[i].IdleSample = read(idle, tg)
 	}
 
 	// Second window: the readers stopped (SIGSTOP), so that what remains
@@ -195,13 +270,13 @@ func TestLoadavgBench(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	for i, tg := range targets {
-		cpu0[i] = procCPU(t, tg.d.PID)
+		cpu0[i] = procCPU(t, tg.pid)
 	}
 	t1 := time.Now()
 	time.Sleep(*flagWindow)
 	elapsed1 := time.Since(t1).Seconds()
 	for i, tg := range targets {
-		stats[i].SamplerCPUSeconds = procCPU(t, tg.d.PID) - cpu0[i]
+		stats[i].SamplerCPUSeconds = procCPU(t, tg.pid) - cpu0[i]
 		stats[i].SamplerCPUPercent = 100 * stats[i].SamplerCPUSeconds / elapsed1
 	}
 	for _, p := range readers {
@@ -218,12 +293,30 @@ func TestLoadavgBench(t *testing.T) {
 			s.SamplerCPUSeconds, float64(s.RSSKiB)/1024, s.BusyStart, s.BusyEnd, s.IdleSample)
 	}
 	fmt.Printf("\ncpu s: readers reading; sampler cpu s: the same %v with the readers stopped\n", *flagWindow)
-	if len(stats) == 2 && stats[1].CPUSeconds > 0 {
-		rep.Ratio = stats[0].CPUSeconds / stats[1].CPUSeconds
-		fmt.Printf("CPU ours / reference, with readers: %.3f\n", rep.Ratio)
+	byName := func(prefix string) *daemonStats {
+		for i := range stats {
+			if strings.HasPrefix(stats[i].Name, prefix) {
+				return &stats[i]
+			}
+		}
+		return nil
 	}
-	if len(stats) == 2 && stats[1].SamplerCPUSeconds > 0 {
-		rep.SamplerRatio = stats[0].SamplerCPUSeconds / stats[1].SamplerCPUSeconds
+	if ref := byName("lxcfs "); ref != nil && ref.CPUSeconds > 0 {
+		rep.Ratio = stats[0].CPUSeconds / ref.CPUSeconds
+		fmt.Printf("CPU ours / reference, with readers: %.3f\n", rep.Ratio)
+		if fl := byName("floor"); fl != nil && ref.CPUSeconds > fl.CPUSeconds {
+			// What each daemon spends beyond the FUSE round trips that any
+			// server pays for the same reads.
+			rep.WorkRatio = (stats[0].CPUSeconds - fl.CPUSeconds) / (ref.CPUSeconds - fl.CPUSeconds)
+			fmt.Printf("CPU beyond the floor's, ours / reference: %.3f\n", rep.WorkRatio)
+		}
+	}
+	if fl := byName("floor"); fl != nil && fl.CPUSeconds > 0 {
+		rep.FloorRatio = stats[0].CPUSeconds / fl.CPUSeconds
+		fmt.Printf("CPU ours / floor, with readers: %.3f\n", rep.FloorRatio)
+	}
+	if ref := byName("lxcfs "); ref != nil && ref.SamplerCPUSeconds > 0 {
+		rep.SamplerRatio = stats[0].SamplerCPUSeconds / ref.SamplerCPUSeconds
 		fmt.Printf("CPU ours / reference, sampler only: %.3f (goal: at most 0.2)\n", rep.SamplerRatio)
 	}
 	if *flagOut != "" {
@@ -238,12 +331,12 @@ func TestLoadavgBench(t *testing.T) {
 		}
 	}
 
-	ours := stats[0]
-	if !(load1(ours.BusyEnd) > load1(ours.BusyStart)) {
-		t.Errorf("lxcfs-go: the busy cgroup's load1 did not rise over the window: %q -> %q", ours.BusyStart, ours.BusyEnd)
+	o := stats[0]
+	if !(load1(o.BusyEnd) > load1(o.BusyStart)) {
+		t.Errorf("lxcfs-go: the busy cgroup's load1 did not rise over the window: %q -> %q", o.BusyStart, o.BusyEnd)
 	}
-	if f := strings.Fields(ours.IdleSample); len(f) < 4 || !strings.HasSuffix(f[3], "/"+strconv.Itoa(*flagTasks)) && !strings.HasSuffix(f[3], "/"+strconv.Itoa(*flagTasks+1)) {
-		t.Errorf("lxcfs-go: an idle cgroup shows %q, want %d (or +1 for a transient sleep) tasks", ours.IdleSample, *flagTasks)
+	if f := strings.Fields(o.IdleSample); len(f) < 4 || !strings.HasSuffix(f[3], "/"+strconv.Itoa(*flagTasks)) && !strings.HasSuffix(f[3], "/"+strconv.Itoa(*flagTasks+1)) {
+		t.Errorf("lxcfs-go: an idle cgroup shows %q, want %d (or +1 for a transient sleep) tasks", o.IdleSample, *flagTasks)
 	}
 	if rep.SamplerRatio > 0.2 {
 		t.Errorf("lxcfs-go's sampler used %.3f of the reference's CPU; the goal is at most 0.2", rep.SamplerRatio)
