@@ -1,8 +1,11 @@
 package cgroupview
 
 import (
+	"time"
+
 	"errors"
 	"fmt"
+	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 	"os"
 	"strconv"
 
@@ -91,6 +94,23 @@ type LoadCounter struct {
 	fds    map[string]*taskFDs // per tracked cgroup
 	nfds   int
 	buf    []byte
+	// lists caches, per cgroup directory counted with taskstats, the
+	// thread total and largest id from its tasks file, read again after
+	// TaskListRefresh: the tasks file is the costliest read of a v1
+	// sample (the kernel builds and sorts a pid array), and only the
+	// loadavg line's total and last-pid fields use it.
+	lists *genmap.Map[string, taskList]
+	// Now is the clock of that cache (tests replace it).
+	Now func() time.Time
+}
+
+// TaskListRefresh is how long the thread total and last pid of a cgroup
+// counted with taskstats are reused.
+const TaskListRefresh = 15 * time.Second
+
+type taskList struct {
+	total, lastPID int
+	at             time.Time
 }
 
 // taskFDs are the open /proc/<tid>/stat fds of one tracked cgroup.
@@ -105,7 +125,8 @@ func NewLoadCounter(procFS string) *LoadCounter {
 	if procFS == "" {
 		procFS = "/proc"
 	}
-	return &LoadCounter{procFS: procFS, fds: map[string]*taskFDs{}, buf: make([]byte, 64<<10)}
+	return &LoadCounter{procFS: procFS, fds: map[string]*taskFDs{}, buf: make([]byte, 64<<10),
+		lists: genmap.New[string, taskList](time.Minute, maxLoadCgroups), Now: time.Now}
 }
 
 // Close releases every fd the counter holds.
@@ -178,12 +199,6 @@ func (c *LoadCounter) Count(cg LoadCgroup) (LoadCount, error) {
 			}
 			continue // a child removed meanwhile
 		}
-		tids, err := c.readTIDs(dfd, threads)
-		if err == nil {
-			for _, tid := range tids {
-				n.LastPID = max(n.LastPID, tid)
-			}
-		}
 		if useNL {
 			s, err := c.nl.cgroupStats(dfd)
 			if err != nil {
@@ -199,12 +214,16 @@ func (c *LoadCounter) Count(cg LoadCgroup) (LoadCount, error) {
 			// 6.1 freezable sleeps (TASK_INTERRUPTIBLE|TASK_FREEZABLE,
 			// e.g. nanosleep) fall in none of its counters: the thread
 			// list gives the total.
-			if err == nil {
-				n.Total += len(tids)
+			if l, ok := c.taskList(dfd, dir, threads); ok {
+				n.Total += l.total
+				n.LastPID = max(n.LastPID, l.lastPID)
 			} else {
 				n.Total += int(s.Running + s.Sleeping + s.Uninterruptible + s.Stopped + s.IOWait)
 			}
-		} else if err == nil {
+		} else if tids, err := c.readTIDs(dfd, threads); err == nil {
+			for _, tid := range tids {
+				n.LastPID = max(n.LastPID, tid)
+			}
 			c.countStates(t, tids, &n)
 		} else if i == 0 {
 			unix.Close(dfd)
@@ -225,6 +244,25 @@ func (c *LoadCounter) Count(cg LoadCgroup) (LoadCount, error) {
 		}
 	}
 	return n, nil
+}
+
+// taskList returns the thread total and largest id of the cgroup open at
+// dfd, from its thread list at most TaskListRefresh old.
+func (c *LoadCounter) taskList(dfd int, dir, threads string) (taskList, bool) {
+	now := c.Now()
+	if l, ok := c.lists.Get(dir); ok && now.Sub(l.at) < TaskListRefresh && !now.Before(l.at) {
+		return l, true
+	}
+	tids, err := c.readTIDs(dfd, threads)
+	if err != nil {
+		return taskList{}, false
+	}
+	l := taskList{total: len(tids), at: now}
+	for _, tid := range tids {
+		l.lastPID = max(l.lastPID, tid)
+	}
+	c.lists.Put(dir, l)
+	return l, true
 }
 
 // readTIDs reads the thread list of the cgroup open at dfd.

@@ -205,3 +205,51 @@ func lxcfsStyleCount(dir string) (running, total int) {
 	}
 	return running, total
 }
+
+// TestLoadCounterTaskListReused: with taskstats, the thread total and last
+// pid come from the tasks file at most TaskListRefresh old, while the
+// running count is taken at every sample.
+func TestLoadCounterTaskListReused(t *testing.T) {
+	dir := realCgroup(t, "/sys/fs/cgroup/cpu", 3, 0)
+	c := NewLoadCounter("/proc")
+	defer c.Close()
+	cg := LoadCgroup{Dir: dir, V1: true}
+	if c.Method(cg) != "taskstats" {
+		t.Skip("taskstats unavailable")
+	}
+	now := time.Unix(1000, 0)
+	c.Now = func() time.Time { return now }
+	first, err := c.Count(cg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Total != 3 {
+		t.Fatalf("total %d, want 3", first.Total)
+	}
+	more := exec.Command("sh", "-c", "while :; do :; done")
+	if err := more.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { more.Process.Kill(); more.Wait() })
+	if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(more.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(TaskListRefresh / 2)
+	var n LoadCount
+	for range 40 { // until the busy loop is seen running
+		if n, err = c.Count(cg); err != nil {
+			t.Fatal(err)
+		}
+		if n.Running >= 1 {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if n.Running < 1 || n.Total != 3 {
+		t.Errorf("within the refresh: %+v, want a running thread and the old total 3", n)
+	}
+	now = now.Add(TaskListRefresh)
+	if n, err = c.Count(cg); err != nil || n.Total != 4 || n.LastPID < more.Process.Pid {
+		t.Errorf("after the refresh: %+v %v, want total 4 and last pid >= %d", n, err, more.Process.Pid)
+	}
+}
