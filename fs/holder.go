@@ -190,25 +190,45 @@ func holderGrace() time.Duration {
 	return 30 * time.Second
 }
 
-// KeepState stores f's node table with the holder whenever it grows (checked
-// every interval) until stop is closed.
+// KeepState stores f's node table with the holder now and whenever it
+// changes, at most once per interval, until stop is closed. It sleeps while
+// the table stays the same: an idle daemon does not wake up for it.
 func (h *HolderInfo) KeepState(f *FS, interval time.Duration, log *slog.Logger, stop <-chan struct{}) {
-	last := -1
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	keepState(f, interval, stop, func() bool {
+		if err := h.Put(f.ExportState(false)); err != nil {
+			log.Warn("fd holder: storing the node table", "err", err)
+			return false
+		}
+		return true
+	})
+}
+
+// keepState calls put now and after every change of f's node table, at
+// most once per interval; a put that fails is retried after an interval.
+func keepState(f *FS, interval time.Duration, stop <-chan struct{}, put func() bool) {
+	retry := !put()
 	for {
-		if n := f.DynamicNodes(); n != last {
-			if err := h.Put(f.ExportState(false)); err != nil {
-				log.Warn("fd holder: storing the node table", "err", err)
-			} else {
-				last = n
+		if retry {
+			select {
+			case <-stop:
+				return
+			case <-time.After(interval):
+			}
+		} else {
+			select {
+			case <-stop:
+				return
+			case <-f.NodesChanged():
+			}
+			// Let a burst of lookups (a container walking the tree)
+			// finish before snapshotting.
+			select {
+			case <-stop:
+				return
+			case <-time.After(interval):
 			}
 		}
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
+		retry = !put()
 	}
 }
 

@@ -128,25 +128,20 @@ func (st *FDStore) Close() {
 	}
 }
 
-// KeepState updates the stored node table whenever it grows (checked every
-// interval) until stop is closed.
+// KeepState updates the stored node table whenever it changes (at most
+// once per interval) until stop is closed; see HolderInfo.KeepState.
 func (st *FDStore) KeepState(s *Server, f *FS, interval time.Duration, stop <-chan struct{}) {
-	last := f.DynamicNodes()
 	mid, _ := LookupMount(s.Dir())
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
+	first := true
+	keepState(f, interval, stop, func() bool {
+		if first {
+			// The table as it was at start is stored by whoever started
+			// serving; only changes need storing here.
+			first = false
+			return true
 		}
-		if n := f.DynamicNodes(); n != last {
-			if st.Put(s.Init(), mid, f.ExportState(false)) == nil {
-				last = n
-			}
-		}
-	}
+		return st.Put(s.Init(), mid, f.ExportState(false)) == nil
+	})
 }
 
 // readSlot returns the state in a slot and its sequence number.

@@ -122,6 +122,10 @@ func (fs *FS) DynamicNodes() int {
 	return len(fs.tree.dyn)
 }
 
+// NodesChanged receives a value after dynamic nodes were added or replaced
+// (one value for any number of changes since the last receive).
+func (fs *FS) NodesChanged() <-chan struct{} { return fs.tree.changed }
+
 // ExportState snapshots the dynamic nodes and, if handles is set (a
 // hand-over), the open handles and the registered sections. Nodes stay consistent only if no request is being served at the
 // same time (the server drained); a snapshot taken while serving (for the

@@ -79,10 +79,14 @@ type tree struct {
 
 	mu  sync.RWMutex
 	dyn map[uint64]*node // dynamic nodes (sys mirror, ...) by ID
+	// changed gets a value (without blocking) whenever a dynamic node is
+	// added or replaced, so that whoever keeps a copy of the table for a
+	// crash wakes only when there is something to store.
+	changed chan struct{}
 }
 
 func newTree() *tree {
-	t := &tree{static: map[uint64]*node{}, dyn: map[uint64]*node{}}
+	t := &tree{static: map[uint64]*node{}, dyn: map[uint64]*node{}, changed: make(chan struct{}, 1)}
 	add := func(id, parent uint64, name string, kind nodeKind, f content.File) {
 		n := &node{id: id, parent: parent, name: name, kind: kind, file: f}
 		t.static[id] = n
@@ -144,6 +148,7 @@ func (t *tree) dynNode(n *node) *node {
 		if !ok {
 			n.id = id
 			t.dyn[id] = n
+			t.notify()
 			return n
 		}
 		if old.key == n.key {
@@ -154,9 +159,17 @@ func (t *tree) dynNode(n *node) *node {
 			// same ID, since readers may hold the old one unlocked.
 			n.id = id
 			t.dyn[id] = n
+			t.notify()
 			return n
 		}
 		id = dynIDBase | (id+1)&(dynIDBase-1)
+	}
+}
+
+func (t *tree) notify() {
+	select {
+	case t.changed <- struct{}{}:
+	default:
 	}
 }
 
