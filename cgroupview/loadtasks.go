@@ -214,7 +214,7 @@ func (c *LoadCounter) Count(cg LoadCgroup) (LoadCount, error) {
 			// 6.1 freezable sleeps (TASK_INTERRUPTIBLE|TASK_FREEZABLE,
 			// e.g. nanosleep) fall in none of its counters: the thread
 			// list gives the total.
-			if l, ok := c.taskList(dfd, dir, threads); ok {
+			if l, ok := c.taskList(dfd, dir, threads, int(s.Running+s.Uninterruptible)); ok {
 				n.Total += l.total
 				n.LastPID = max(n.LastPID, l.lastPID)
 			} else {
@@ -247,10 +247,11 @@ func (c *LoadCounter) Count(cg LoadCgroup) (LoadCount, error) {
 }
 
 // taskList returns the thread total and largest id of the cgroup open at
-// dfd, from its thread list at most TaskListRefresh old.
-func (c *LoadCounter) taskList(dfd int, dir, threads string) (taskList, bool) {
+// dfd, from its thread list at most TaskListRefresh old, and never fewer
+// than the active threads just counted (new threads read it anew).
+func (c *LoadCounter) taskList(dfd int, dir, threads string, active int) (taskList, bool) {
 	now := c.Now()
-	if l, ok := c.lists.Get(dir); ok && now.Sub(l.at) < TaskListRefresh && !now.Before(l.at) {
+	if l, ok := c.lists.Get(dir); ok && now.Sub(l.at) < TaskListRefresh && !now.Before(l.at) && l.total >= active {
 		return l, true
 	}
 	tids, err := c.readTIDs(dfd, threads)

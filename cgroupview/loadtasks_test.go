@@ -226,6 +226,20 @@ func TestLoadCounterTaskListReused(t *testing.T) {
 	if first.Total != 3 {
 		t.Fatalf("total %d, want 3", first.Total)
 	}
+	// A new sleeper within the refresh is not seen in the total...
+	sleeper := exec.Command("sleep", "300")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
+	if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(sleeper.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(TaskListRefresh / 2)
+	if n, err := c.Count(cg); err != nil || n.Total != 3 {
+		t.Errorf("within the refresh: %+v %v, want the old total 3", n, err)
+	}
+	// ...but more active threads than the total read the list again.
 	more := exec.Command("sh", "-c", "while :; do :; done")
 	if err := more.Start(); err != nil {
 		t.Fatal(err)
@@ -234,7 +248,6 @@ func TestLoadCounterTaskListReused(t *testing.T) {
 	if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(more.Process.Pid)), 0); err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(TaskListRefresh / 2)
 	var n LoadCount
 	for range 40 { // until the busy loop is seen running
 		if n, err = c.Count(cg); err != nil {
@@ -245,11 +258,51 @@ func TestLoadCounterTaskListReused(t *testing.T) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	if n.Running < 1 || n.Total != 3 {
-		t.Errorf("within the refresh: %+v, want a running thread and the old total 3", n)
+	if n.Running < 1 || n.Total < n.Running+n.Uninterruptible {
+		t.Errorf("a running thread: %+v, want a total of at least the active threads", n)
 	}
 	now = now.Add(TaskListRefresh)
-	if n, err = c.Count(cg); err != nil || n.Total != 4 || n.LastPID < more.Process.Pid {
-		t.Errorf("after the refresh: %+v %v, want total 4 and last pid >= %d", n, err, more.Process.Pid)
+	if n, err = c.Count(cg); err != nil || n.Total != 5 || n.LastPID < max(more.Process.Pid, sleeper.Process.Pid) {
+		t.Errorf("after the refresh: %+v %v, want total 5 and the newest pid", n, err)
 	}
+}
+
+// TestLoadCounterTotalCoversActive: a cached total below the threads just
+// counted as active is read again, so a loadavg line never shows more
+// running threads than threads.
+func TestLoadCounterTotalCoversActive(t *testing.T) {
+	dir := realCgroup(t, "/sys/fs/cgroup/cpu", 0, 0)
+	c := NewLoadCounter("/proc")
+	defer c.Close()
+	cg := LoadCgroup{Dir: dir, V1: true}
+	if c.Method(cg) != "taskstats" {
+		t.Skip("taskstats unavailable")
+	}
+	now := time.Unix(1000, 0)
+	c.Now = func() time.Time { return now }
+	if n, err := c.Count(cg); err != nil || n.Total != 0 {
+		t.Fatalf("empty cgroup: %+v %v", n, err)
+	}
+	busy := exec.Command("sh", "-c", "while :; do :; done")
+	if err := busy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { busy.Process.Kill(); busy.Wait() })
+	if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(busy.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 40 {
+		n, err := c.Count(cg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Running >= 1 {
+			if n.Total != 1 {
+				t.Errorf("%+v: total %d, want 1 (the busy loop)", n, n.Total)
+			}
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Error("the busy loop was never counted as running")
 }
