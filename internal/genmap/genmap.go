@@ -24,6 +24,8 @@ type Map[K comparable, V any] struct {
 	rotated  time.Time
 	period   time.Duration
 	max      int
+	gets     uint32 // the clock is looked at every getCheckEvery gets
+
 	// Now is the clock (tests replace it); nil means time.Now.
 	Now func() time.Time
 }
@@ -41,11 +43,18 @@ func (m *Map[K, V]) now() time.Time {
 	return time.Now()
 }
 
+// getCheckEvery is how many gets pass between looks at the clock (a clock
+// read is a system call on some virtual machines' clock sources); every
+// put of a new key looks at it too.
+var getCheckEvery uint32 = 64
+
 // Get returns the value for k.
 func (m *Map[K, V]) Get(k K) (V, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.rotate(m.now(), false)
+	if m.gets++; (m.gets-1)%getCheckEvery == 0 {
+		m.rotate(m.now(), false)
+	}
 	if v, ok := m.cur[k]; ok {
 		return v, true
 	}
@@ -88,8 +97,9 @@ func (m *Map[K, V]) Delete(k K) {
 }
 
 func (m *Map[K, V]) putLocked(k K, v V) {
-	_, ok := m.cur[k]
-	m.rotate(m.now(), !ok && len(m.cur) >= m.max)
+	if _, ok := m.cur[k]; !ok || m.cur == nil {
+		m.rotate(m.now(), len(m.cur) >= m.max)
+	}
 	m.cur[k] = v
 }
 

@@ -10,6 +10,8 @@ type clock struct{ t time.Time }
 func (c *clock) now() time.Time { return c.t }
 
 func TestUnusedEntriesGo(t *testing.T) {
+	defer func(n uint32) { getCheckEvery = n }(getCheckEvery)
+	getCheckEvery = 1
 	c := &clock{t: time.Unix(1000, 0)}
 	m := New[int, string](time.Minute, 100)
 	m.Now = c.now
@@ -74,5 +76,24 @@ func TestIdleDropsBoth(t *testing.T) {
 	m.Put(1000, 0)
 	if n := m.Len(); n != 1 {
 		t.Errorf("%d entries after an hour idle and one put, want 1", n)
+	}
+}
+
+// Under steady traffic of gets alone, the clock is looked at often enough
+// for unused entries to go.
+func TestRotatesUnderGets(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	m := New[int, int](time.Minute, 100)
+	m.Now = c.now
+	m.Put(1, 1)
+	m.Put(2, 2)
+	for range 3 {
+		c.t = c.t.Add(time.Minute)
+		for range 2 * getCheckEvery {
+			m.Get(1)
+		}
+	}
+	if _, ok := m.Get(2); ok {
+		t.Error("entry unused for three periods of steady gets still there")
 	}
 }

@@ -112,6 +112,8 @@ func TestGrowsBuffer(t *testing.T) {
 // An fd not read for a sweep period is closed at the next open; one in use
 // stays.
 func TestUnusedFDsSwept(t *testing.T) {
+	defer func(n uint32) { sweepCheckEvery = n }(sweepCheckEvery)
+	sweepCheckEvery = 1
 	now := time.Unix(1000, 0)
 	c := NewCache(16)
 	c.Now = func() time.Time { return now }

@@ -169,7 +169,7 @@ func TestV2VM(t *testing.T) {
 	}
 	spec := vmSpec{
 		QEMU: qemu, Kernel: filepath.Join(k.Dir, k.Vmlinuz), Initramfs: initrd,
-		Append: "console=ttyS0 psi=1 panic=-1 quiet",
+		Append: "console=ttyS0 psi=1 panic=-1 quiet tsc=reliable",
 		Accel:  envOr(envAccel, "tcg"), MemoryMB: mem, CPUs: 2, Log: filepath.Join(out, "console.log"), Timeout: timeout, Logf: logf,
 	}
 	writeRunScript(filepath.Join(out, "run-qemu.sh"), spec)
