@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/content"
@@ -430,5 +431,45 @@ func TestPollTurnedOff(t *testing.T) {
 	epollAdd(ep, fd)
 	if n := srv.polls.Load(); n != 1 {
 		t.Fatalf("%d POLL requests after an epoll_ctl, want still 1", n)
+	}
+}
+
+// TestEntryLifetimes: names of the fixed tree are cached by the kernel for
+// staticEntryTTL (a periodic reader pays no LOOKUP), names whose existence
+// depends on the caller (cpuN) are never cached, and attributes follow the
+// host's 0.5 s.
+func TestEntryLifetimes(t *testing.T) {
+	fs := New(Options{Content: &fakeContent{view: proc.CPUView{Host: []int{0}}}, SysFS: fakeSys(t)})
+	hdr := func(node uint64) *fuse.InHeader {
+		return &fuse.InHeader{NodeId: node, Caller: fuse.Caller{Pid: uint32(os.Getpid())}}
+	}
+	entry := func(out *fuse.EntryOut) time.Duration {
+		return time.Duration(out.EntryValid)*time.Second + time.Duration(out.EntryValidNsec)
+	}
+	attr := func(out *fuse.EntryOut) time.Duration {
+		return time.Duration(out.AttrValid)*time.Second + time.Duration(out.AttrValidNsec)
+	}
+	for _, c := range []struct {
+		parent uint64
+		name   string
+		entry  time.Duration
+	}{
+		{idRoot, "proc", staticEntryTTL},
+		{idProc, "meminfo", staticEntryTTL},
+		{idPressure, "cpu", staticEntryTTL},
+		{idSysSystem, "cpu", staticEntryTTL},
+		{idSysCPU, "cpu0", 0},
+		{idSysCPU, "online", staticTTL},
+	} {
+		var out fuse.EntryOut
+		if st := fs.Lookup(nil, hdr(c.parent), c.name, &out); !st.Ok() {
+			t.Fatalf("lookup %s: %v", c.name, st)
+		}
+		if got := entry(&out); got != c.entry {
+			t.Errorf("%s: entry lifetime %v, want %v", c.name, got, c.entry)
+		}
+		if got := attr(&out); got != staticTTL {
+			t.Errorf("%s: attribute lifetime %v, want %v", c.name, got, staticTTL)
+		}
 	}
 }
