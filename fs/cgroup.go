@@ -55,6 +55,8 @@ func cgroupKey(n *node) (hier, p string, ok bool) {
 	return hier, p, ok && cgroupfs.Clean(p)
 }
 
+// cgroupNode returns the node of path p of hierarchy hier, counting a
+// lookup of it (see dynNode): for entry replies only.
 func (fs *FS) cgroupNode(parent uint64, hier, p string, dir bool) *node {
 	kind := kindCgroupFile
 	if dir {
@@ -398,8 +400,10 @@ func (fs *FS) cgroupList(n *node, in *fuse.OpenIn) ([]fuse.DirEntry, fuse.Status
 	}
 	if n.kind == kindCgroupTop {
 		for _, hy := range fs.cg.Hierarchies() {
-			c := fs.cgroupNode(idCgroup, hy.Name, "/", true)
-			entries = append(entries, fuse.DirEntry{Name: hy.Name, Ino: c.id, Mode: syscall.S_IFDIR})
+			// IDs only: a listing is not a lookup, the kernel would
+			// never forget a node made for it (tree.go).
+			id := fs.tree.dynID(cgroupNodeKey(hy.Name, "/"))
+			entries = append(entries, fuse.DirEntry{Name: hy.Name, Ino: id, Mode: syscall.S_IFDIR})
 		}
 		return entries, fuse.OK
 	}
@@ -415,12 +419,12 @@ func (fs *FS) cgroupList(n *node, in *fuse.OpenIn) ([]fuse.DirEntry, fuse.Status
 		return nil, cgroupStatus(err)
 	}
 	for _, e := range list {
-		child := fs.cgroupNode(n.id, hy.Name, cgroupfs.Join(p, e.Name), e.Dir)
+		id := fs.tree.dynID(cgroupNodeKey(hy.Name, cgroupfs.Join(p, e.Name)))
 		mode := uint32(syscall.S_IFREG)
 		if e.Dir {
 			mode = syscall.S_IFDIR
 		}
-		entries = append(entries, fuse.DirEntry{Name: e.Name, Ino: child.id, Mode: mode})
+		entries = append(entries, fuse.DirEntry{Name: e.Name, Ino: id, Mode: mode})
 	}
 	return entries, fuse.OK
 }

@@ -11,6 +11,11 @@
 // with mount(2) on a /dev/fuse fd it owns and runs its own reader loop
 // around fuse.ProtocolServer, keeping the raw INIT request.
 //
+// Static nodes live forever; dynamic ones (sys cpu mirror, cgroup/ tree)
+// count the kernel's lookups and leave the node table when FORGET (or
+// BATCH_FORGET) takes the count to 0, so that container churn does not grow
+// the table. Nodes imported without a trustworthy count are pinned.
+//
 // # Reads
 //
 // Open returns FOPEN_DIRECT_IO|FOPEN_NOFLUSH and a handle. A read at offset

@@ -167,6 +167,9 @@ func (fs *FS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out 
 		return fuse.ENOENT
 	}
 	if st := fs.attr(n, &out.Attr); !st.Ok() {
+		// sysLookup counted a lookup of a dynamic node the kernel does
+		// not get after all.
+		fs.tree.forget(n.id, 1)
 		return st
 	}
 	out.NodeId = n.id
@@ -176,9 +179,16 @@ func (fs *FS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out 
 	return fuse.OK
 }
 
-// Forget is a no-op: static nodes live forever and sys nodes are few and
-// derived from their paths.
-func (fs *FS) Forget(nodeid, nlookup uint64) {}
+// Forget takes nlookup lookups off a dynamic node (sys mirror, cgroup/
+// tree); the node leaves the table when the kernel holds none (tree.go).
+// Static nodes live forever, and so do pinned ones (imported without a
+// count they could trust). go-fuse calls Forget for every entry of
+// BATCH_FORGET too.
+func (fs *FS) Forget(nodeid, nlookup uint64) {
+	if !fs.tree.forget(nodeid, nlookup) {
+		fs.log.Warn("the kernel forgot more lookups of a node than were counted; keeping it", "node", nodeid, "nlookup", nlookup)
+	}
+}
 
 func (fs *FS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
 	n := fs.tree.get(in.NodeId)

@@ -15,7 +15,8 @@ import (
 // state whose version is newer than the one it knows; older versions it
 // reads as they were (fields it does not find stay zero). Bump it only for
 // changes an older reader would misread; new fields and new Sections do not
-// need it.
+// need it (the lookup counts, LookupsExact and Pinned did not: an older
+// reader ignores them and keeps every node, as it always did).
 const StateVersion = 1
 
 // State is what one daemon generation hands the next: the dynamic node table
@@ -24,11 +25,16 @@ const StateVersion = 1
 // CPU view, ...) under their own names, so that they can be added without
 // touching this format.
 type State struct {
-	Version     int               `json:"version"`
-	HandleEpoch uint16            `json:"handle_epoch"`
-	Nodes       []NodeState       `json:"nodes,omitempty"`
-	Handles     []HandleState     `json:"handles,omitempty"`
-	Sections    map[string][]byte `json:"sections,omitempty"`
+	Version     int    `json:"version"`
+	HandleEpoch uint16 `json:"handle_epoch"`
+	// LookupsExact says the nodes' lookup counts can be trusted: the state
+	// was exported for a hand-over, after the server drained
+	// (ExportState(true)). A crash snapshot, taken while serving, may be
+	// stale; its nodes are imported pinned.
+	LookupsExact bool              `json:"lookups_exact,omitempty"`
+	Nodes        []NodeState       `json:"nodes,omitempty"`
+	Handles      []HandleState     `json:"handles,omitempty"`
+	Sections     map[string][]byte `json:"sections,omitempty"`
 }
 
 // NodeState is one dynamic node. Kind and File are by name, so that their
@@ -41,6 +47,11 @@ type NodeState struct {
 	File   string `json:"file,omitempty"`
 	Key    string `json:"key"`
 	Rel    string `json:"rel,omitempty"`
+	// Lookups is the kernel's lookup count of the node (tree.go). A node
+	// without one (from an older binary), pinned, or in a state without
+	// LookupsExact is imported pinned: kept for good.
+	Lookups *uint64 `json:"lookups,omitempty"`
+	Pinned  bool    `json:"pinned,omitempty"`
 }
 
 // HandleState is one open file or directory handle.
@@ -122,19 +133,28 @@ func (fs *FS) DynamicNodes() int {
 	return len(fs.tree.dyn)
 }
 
-// NodesChanged receives a value after dynamic nodes were added or replaced
-// (one value for any number of changes since the last receive).
+// NodesChanged receives a value after dynamic nodes were added, replaced or
+// removed (one value for any number of changes since the last receive).
 func (fs *FS) NodesChanged() <-chan struct{} { return fs.tree.changed }
 
-// ExportState snapshots the dynamic nodes and, if handles is set (a
-// hand-over), the open handles and the registered sections. Nodes stay consistent only if no request is being served at the
-// same time (the server drained); a snapshot taken while serving (for the
-// crash holder) is still useful, it may only miss the newest entries.
+// ExportState snapshots the dynamic nodes, with their lookup counts, and,
+// if handles is set (a hand-over), the open handles and the registered
+// sections. Nodes stay consistent only if no request is being served at the
+// same time (the server drained), which handles says, and only then are the
+// counts marked exact; a snapshot taken while serving (for the crash holder)
+// is still useful, it may only miss the newest entries, and its nodes are
+// pinned by whoever imports it.
 func (fs *FS) ExportState(handles bool) *State {
-	st := &State{Version: StateVersion, HandleEpoch: fs.HandleEpoch()}
+	st := &State{Version: StateVersion, HandleEpoch: fs.HandleEpoch(), LookupsExact: handles}
 	fs.tree.mu.RLock()
 	for _, n := range fs.tree.dyn {
 		ns := NodeState{ID: n.id, Parent: n.parent, Name: n.name, Kind: kindName(n.kind), Key: n.key, Rel: n.rel}
+		if n.pinned {
+			ns.Pinned = true
+		} else {
+			c := n.lookups
+			ns.Lookups = &c
+		}
 		if n.kind == kindFile {
 			ns.File = fileName(n.file)
 		}
@@ -169,7 +189,10 @@ func (fs *FS) ExportState(handles bool) *State {
 // ImportState adds st's nodes and handles to fs. It is called before the
 // server starts reading requests. Nodes whose kind or file this version does
 // not know are skipped (requests for them fail with ENOENT, as for a node
-// that vanished); handles of unknown nodes too.
+// that vanished); handles of unknown nodes too. A node keeps its lookup count
+// only if st's counts are exact (LookupsExact) and it has one; any other is
+// pinned, never removed by Forget: the kernel may hold it any number of
+// times.
 func (fs *FS) ImportState(st *State) error {
 	if st == nil {
 		return nil
@@ -186,6 +209,13 @@ func (fs *FS) ImportState(st *State) error {
 			continue
 		}
 		n := &node{id: ns.ID, parent: ns.Parent, name: ns.Name, kind: kind, key: ns.Key, rel: ns.Rel}
+		if st.LookupsExact && !ns.Pinned && ns.Lookups != nil && *ns.Lookups > 0 {
+			n.lookups = *ns.Lookups
+		} else {
+			// A count of 0 would be a node the kernel does not hold, which
+			// an exact state does not have: not trusted either.
+			n.pinned = true
+		}
 		if kind == kindFile {
 			if n.file, ok = fileByName(ns.File); !ok {
 				skipped++

@@ -117,11 +117,14 @@ func (fs *FS) sysList(dir *node, pid int) ([]fuse.DirEntry, fuse.Status) {
 		}
 		seen[name] = true
 		rel := path.Join(dir.rel, name)
-		kind, f, st := fs.classify(rel)
+		kind, _, st := fs.classify(rel)
 		if !st.Ok() {
 			return
 		}
-		n := fs.tree.sysNode(dir.id, rel, kind, f)
+		// The ID a lookup of the name gets, without a node: the kernel
+		// does not count a listing as a lookup, so it would never forget
+		// one made here.
+		id := fs.tree.dynID(sysKey(rel))
 		mode := uint32(syscall.S_IFREG)
 		switch kind {
 		case kindSysDir:
@@ -129,7 +132,7 @@ func (fs *FS) sysList(dir *node, pid int) ([]fuse.DirEntry, fuse.Status) {
 		case kindSysLink:
 			mode = syscall.S_IFLNK
 		}
-		entries = append(entries, fuse.DirEntry{Name: name, Ino: n.id, Mode: mode})
+		entries = append(entries, fuse.DirEntry{Name: name, Ino: id, Mode: mode})
 	}
 	for _, de := range des {
 		name := de.Name()

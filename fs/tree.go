@@ -13,6 +13,16 @@ import (
 // therefore give every path the same ID and generation as its predecessor.
 // Static nodes have fixed IDs; the mirrored sys cpu tree derives its IDs
 // from the path, so any generation can compute them.
+//
+// Static nodes live forever. Dynamic nodes (the sys cpu mirror, the
+// cgroup/ tree) are in the table only while the kernel holds their IDs: every
+// entry reply that hands the kernel a dynamic node's ID counts one lookup
+// (dynNode), FORGET subtracts what the kernel forgot (tree.forget), and the
+// node leaves the table at 0. Listings (READDIR; READDIRPLUS is off) hand out
+// inode numbers, which the kernel does not count, so they only compute IDs
+// (dynID) and add no node. A node whose count is not known (imported from an
+// older binary or from a crash snapshot, see state.go) is pinned: it is
+// never removed.
 
 type nodeKind uint8
 
@@ -44,6 +54,15 @@ type node struct {
 	// the cpu directory itself).
 	rel      string
 	children []uint64 // kindDir
+
+	// lookups is the kernel's lookup count of a dynamic node: the entry
+	// replies that handed it the node's ID, less what FORGET took back. A
+	// pinned node never leaves the table, whatever its count. Unlike the
+	// fields above, which never change once the node is in the table (and
+	// are read without a lock), these two are read and written only under
+	// tree.mu.
+	lookups uint64
+	pinned  bool
 }
 
 // Fixed node IDs of the static tree. Never renumber them: running
@@ -80,7 +99,7 @@ type tree struct {
 	mu  sync.RWMutex
 	dyn map[uint64]*node // dynamic nodes (sys mirror, ...) by ID
 	// changed gets a value (without blocking) whenever a dynamic node is
-	// added or replaced, so that whoever keeps a copy of the table for a
+	// added, replaced or removed, so that whoever keeps a copy of the table for a
 	// crash wakes only when there is something to store.
 	changed chan struct{}
 }
@@ -127,43 +146,111 @@ func (t *tree) get(id uint64) *node {
 }
 
 // sysNode returns the node for a path below the sys cpu directory.
+// It counts a lookup (see dynNode).
 func (t *tree) sysNode(parent uint64, rel string, kind nodeKind, f content.File) *node {
-	return t.dynNode(&node{parent: parent, name: baseName(rel), kind: kind, file: f, key: "sys:" + rel, rel: rel})
+	return t.dynNode(&node{parent: parent, name: baseName(rel), kind: kind, file: f, key: sysKey(rel), rel: rel})
 }
 
-// dynNode returns the node with n's key, adding n to the table if there is
-// none (filling in its ID) or replacing it if its kind or file changed.
-// Nodes are never modified once in the table. The ID is
-// a hash of the key, so every daemon generation computes the same one; a
-// collision with a different key (odds about 2^-60 per pair) moves to the
-// next free ID.
-func (t *tree) dynNode(n *node) *node {
+func sysKey(rel string) string { return "sys:" + rel }
+
+// keyID is the ID a dynamic node's key hashes to.
+func keyID(key string) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte(n.key))
-	id := dynIDBase | h.Sum64()>>2
+	h.Write([]byte(key))
+	return dynIDBase | h.Sum64()>>2
+}
+
+// nextID is the ID tried after id collided with a different key.
+func nextID(id uint64) uint64 { return dynIDBase | (id+1)&(dynIDBase-1) }
+
+// dynNode returns the node with n's key, adding n to the table if there is
+// none (filling in its ID) or replacing it if its kind or file changed, and
+// counts one kernel lookup of it: callers hand its ID to the kernel in an
+// entry reply (and call forget(id, 1) if they end up not sending it). The
+// count is raised in the same critical section that finds the node, so a
+// concurrent FORGET cannot remove it in between.
+//
+// Nodes are never modified once in the table (but for lookups and pinned,
+// under mu): a replacement is a new node with the same ID, which takes over
+// the old one's count. The ID is a hash of the key, so every daemon
+// generation computes the same one; a collision with a different key (odds
+// about 2^-60 per pair) moves to the next free ID.
+func (t *tree) dynNode(n *node) *node {
+	id := keyID(n.key)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for {
 		old, ok := t.dyn[id]
 		if !ok {
 			n.id = id
+			n.lookups, n.pinned = 1, false
 			t.dyn[id] = n
 			t.notify()
 			return n
 		}
 		if old.key == n.key {
 			if old.kind == n.kind && old.file == n.file {
+				old.lookups++
 				return old
 			}
 			// The host changed what is at that path: a new node with the
-			// same ID, since readers may hold the old one unlocked.
+			// same ID, since readers may hold the old one unlocked. The
+			// kernel's lookups of the ID carry over.
 			n.id = id
+			n.lookups, n.pinned = old.lookups+1, old.pinned
 			t.dyn[id] = n
 			t.notify()
 			return n
 		}
-		id = dynIDBase | (id+1)&(dynIDBase-1)
+		id = nextID(id)
 	}
+}
+
+// dynID is the ID of the dynamic node with key: its ID if it is in the
+// table, else the one dynNode would give it now (the key's hash unless that
+// collides). It adds nothing: for the inode numbers of a listing, which the
+// kernel does not count as lookups, so a node added for them would never be
+// forgotten. A later lookup of the name gets the same ID, unless a colliding
+// key is added in between.
+func (t *tree) dynID(key string) uint64 {
+	id := keyID(key)
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for {
+		if old, ok := t.dyn[id]; !ok || old.key == key {
+			return id
+		}
+		id = nextID(id)
+	}
+}
+
+// forget takes n lookups off the dynamic node id (FORGET) and removes it
+// from the table when none are left. Static, pinned and unknown nodes are
+// left alone. It reports false if the kernel forgot more lookups than were
+// counted (say a crash snapshot lacked the node and it was added again
+// since): the count is wrong, so the node is kept for good (pinned).
+// Removing only deletes the map entry; handlers holding the node go on
+// using it.
+func (t *tree) forget(id, n uint64) bool {
+	if id < dynIDBase {
+		return true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	nd, ok := t.dyn[id]
+	if !ok || nd.pinned {
+		return true
+	}
+	if n > nd.lookups {
+		nd.pinned = true
+		return false
+	}
+	nd.lookups -= n
+	if nd.lookups == 0 {
+		delete(t.dyn, id)
+		t.notify()
+	}
+	return true
 }
 
 func (t *tree) notify() {
