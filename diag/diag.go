@@ -434,8 +434,8 @@ func probe(dir string, timeout time.Duration) (health, detail string) {
 	select {
 	case r := <-done:
 		switch {
-		case errors.Is(r.err, syscall.ENOTCONN):
-			return "dead", "ENOTCONN: the daemon behind this mount is gone; restart lxcfs-go on it to recover"
+		case errors.Is(r.err, syscall.ENOTCONN), errors.Is(r.err, syscall.ECONNABORTED):
+			return "dead", r.err.Error() + ": the daemon behind this mount is gone; restart lxcfs-go on it to recover"
 		case r.err != nil:
 			return "error", r.err.Error()
 		case r.n == 0:

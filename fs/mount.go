@@ -122,7 +122,7 @@ func checkMountpoint(dir string) error {
 		// stat was answered from the attribute cache.
 		err = unix.ENOTCONN
 	}
-	if errors.Is(err, unix.ENOTCONN) {
+	if DeadConn(err) {
 		if uerr := unix.Unmount(dir, unix.MNT_DETACH); uerr != nil {
 			return fmt.Errorf("mountpoint %s: stale FUSE mount that cannot be detached: %w", dir, uerr)
 		}
@@ -155,10 +155,19 @@ func deadFUSE(dir string) bool {
 	}()
 	select {
 	case err := <-res:
-		return errors.Is(err, unix.ENOTCONN)
+		return DeadConn(err)
 	case <-time.After(time.Second):
 		return false
 	}
+}
+
+// DeadConn reports whether err from a file system call says the FUSE
+// connection is gone: ENOTCONN for requests made after it ended, and
+// ECONNABORTED for one that was waiting when it was aborted (the last
+// holder of the connection closed it, or someone wrote to the fusectl
+// abort file).
+func DeadConn(err error) bool {
+	return errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED)
 }
 
 // mountedOn reports the mount (type and source) at dir, if any.
