@@ -143,24 +143,38 @@ func TestCacheReusedPid(t *testing.T) {
 		}
 		return pid, memTotalKB(t, l[1])
 	}
-	for range 100 {
+	// The second process is forked by a shell right after it sets
+	// ns_last_pid, so that nothing else takes the pid in between; the
+	// attempts are bounded in time (each is two processes and two FUSE
+	// reads, slow under emulation).
+	deadline := time.Now().Add(20 * time.Second)
+	attempts := 0
+	for ; attempts < 100 && time.Now().Before(deadline); attempts++ {
 		pid, kb := run(a)
 		if kb != 256*1024 {
 			t.Fatalf("first process: MemTotal %d kB, want %d", kb, 256*1024)
 		}
 		// Let the clock tick so that start times differ as well.
 		time.Sleep(20 * time.Millisecond)
-		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0o644); err != nil {
+		if _, err := os.Stat("/proc/sys/kernel/ns_last_pid"); err != nil {
 			t.Skip("ns_last_pid:", err)
 		}
-		pid2, kb2 := run(b)
-		if pid2 != pid {
+		out, stderr, err := b.Run("sh", "-c", "echo $(($1 - 1)) > /proc/sys/kernel/ns_last_pid && sh -c \"$2\"", "sh", strconv.Itoa(pid), script)
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		l := lines(strings.TrimSpace(out))
+		if len(l) != 2 {
+			t.Fatalf("output %q", out)
+		}
+		if pid2, _ := strconv.Atoi(l[0]); pid2 != pid {
 			continue
 		}
-		if kb2 != 128*1024 {
+		if kb2 := memTotalKB(t, l[1]); kb2 != 128*1024 {
 			t.Fatalf("pid %d reused in another cgroup: MemTotal %d kB, want %d", pid, kb2, 128*1024)
 		}
+		t.Logf("pid %d reused after %d attempts", pid, attempts+1)
 		return
 	}
-	t.Skip("no pid was reused in 100 attempts")
+	t.Skipf("no pid was reused in %d attempts", attempts)
 }

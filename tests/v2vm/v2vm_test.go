@@ -388,8 +388,7 @@ func splitRegexp(s string) []string {
 }
 
 // defaultITestSkip leaves out, inside the VM, the integration tests about the
-// FUSE connection's life cycle (upgrade, crash, heal), the long soak, and the
-// pid-reuse cache test (up to 100 process pairs until a pid comes back): they
+// FUSE connection's life cycle (upgrade, crash, heal) and the long soak: they
 // do not depend on the cgroup layout, run on the host in every make test, and
 // under TCG emulation would take minutes of the VM's time budget.
-const defaultITestSkip = "^(TestUpgrade|TestCrash.*|TestHolderGrace|TestRemount.*|TestDeadMountpointAtStart|TestSoak|TestCacheReusedPid)$"
+const defaultITestSkip = "^(TestUpgrade|TestCrash.*|TestHolderGrace|TestRemount.*|TestDeadMountpointAtStart|TestSoak)$"
