@@ -16,16 +16,7 @@ func TestCgroupsCacheByContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(rel, text string) {
-		t.Helper()
-		p := filepath.Join(procfs, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, text string) { t.Helper(); writeFile(t, filepath.Join(procfs, rel), text) }
 	write("self/mountinfo", string(mi))
 	const a = "4:memory:/ct-a\n0::/ct-a\n"
 	const b = "4:memory:/ct-b/init.scope\n0::/ct-b/init.scope\n"
@@ -76,5 +67,16 @@ func TestCgroupsCacheBounded(t *testing.T) {
 	}
 	if cg, ok := c.lookup([]byte(fmt.Sprintf("0::/ct-%d\n", 3*cgroupsCacheMax-1))); !ok || cg.Unified != fmt.Sprint(3*cgroupsCacheMax-1) {
 		t.Errorf("last stored entry: %+v %v", cg, ok)
+	}
+}
+
+// writeFile writes a fixture file, making its directories.
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

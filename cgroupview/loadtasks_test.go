@@ -26,12 +26,7 @@ func realCgroup(t *testing.T, root string, sleepers, busy int) string {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var cmds []*exec.Cmd
 	t.Cleanup(func() {
-		for _, c := range cmds {
-			c.Process.Kill()
-			c.Wait()
-		}
 		for range 50 {
 			if os.Remove(dir) == nil {
 				return
@@ -39,21 +34,12 @@ func realCgroup(t *testing.T, root string, sleepers, busy int) string {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
-	start := func(args ...string) {
-		c := exec.Command(args[0], args[1:]...)
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, c)
-		if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(c.Process.Pid)), 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// startIn's cleanups, registered later, kill the processes first.
 	for range sleepers {
-		start("sleep", "300")
+		startIn(t, dir, "sleep", "300")
 	}
 	for range busy {
-		start("sh", "-c", "while :; do :; done")
+		startIn(t, dir, "sh", "-c", "while :; do :; done")
 	}
 	return dir
 }
@@ -211,14 +197,7 @@ func lxcfsStyleCount(dir string) (running, total int) {
 // running count is taken at every sample.
 func TestLoadCounterTaskListReused(t *testing.T) {
 	dir := realCgroup(t, "/sys/fs/cgroup/cpu", 3, 0)
-	c := NewLoadCounter("/proc")
-	defer c.Close()
-	cg := LoadCgroup{Dir: dir, V1: true}
-	if c.Method(cg) != "taskstats" {
-		t.Skip("taskstats unavailable")
-	}
-	now := time.Unix(1000, 0)
-	c.Now = func() time.Time { return now }
+	c, cg, now := taskstatsCounter(t, dir)
 	first, err := c.Count(cg)
 	if err != nil {
 		t.Fatal(err)
@@ -227,41 +206,18 @@ func TestLoadCounterTaskListReused(t *testing.T) {
 		t.Fatalf("total %d, want 3", first.Total)
 	}
 	// A new sleeper within the refresh is not seen in the total...
-	sleeper := exec.Command("sleep", "300")
-	if err := sleeper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
-	if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(sleeper.Process.Pid)), 0); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(TaskListRefresh / 2)
+	sleeper := startIn(t, dir, "sleep", "300")
+	*now = now.Add(TaskListRefresh / 2)
 	if n, err := c.Count(cg); err != nil || n.Total != 3 {
 		t.Errorf("within the refresh: %+v %v, want the old total 3", n, err)
 	}
 	// ...but more active threads than the total read the list again.
-	more := exec.Command("sh", "-c", "while :; do :; done")
-	if err := more.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { more.Process.Kill(); more.Wait() })
-	if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(more.Process.Pid)), 0); err != nil {
-		t.Fatal(err)
-	}
-	var n LoadCount
-	for range 40 { // until the busy loop is seen running
-		if n, err = c.Count(cg); err != nil {
-			t.Fatal(err)
-		}
-		if n.Running >= 1 {
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	more := startIn(t, dir, "sh", "-c", "while :; do :; done")
+	n := countUntilRunning(t, c, cg)
 	if n.Running < 1 || n.Total < n.Running+n.Uninterruptible {
 		t.Errorf("a running thread: %+v, want a total of at least the active threads", n)
 	}
-	now = now.Add(TaskListRefresh)
+	*now = now.Add(TaskListRefresh)
 	if n, err = c.Count(cg); err != nil || n.Total != 5 || n.LastPID < max(more.Process.Pid, sleeper.Process.Pid) {
 		t.Errorf("after the refresh: %+v %v, want total 5 and the newest pid", n, err)
 	}
@@ -271,38 +227,64 @@ func TestLoadCounterTaskListReused(t *testing.T) {
 // counted as active is read again, so a loadavg line never shows more
 // running threads than threads.
 func TestLoadCounterTotalCoversActive(t *testing.T) {
-	dir := realCgroup(t, "/sys/fs/cgroup/cpu", 0, 0)
+	c, cg, _ := taskstatsCounter(t, realCgroup(t, "/sys/fs/cgroup/cpu", 0, 0))
+	dir := cg.Dir
+	if n, err := c.Count(cg); err != nil || n.Total != 0 {
+		t.Fatalf("empty cgroup: %+v %v", n, err)
+	}
+	startIn(t, dir, "sh", "-c", "while :; do :; done")
+	n := countUntilRunning(t, c, cg)
+	if n.Running < 1 {
+		t.Fatal("the busy loop was never counted as running")
+	}
+	if n.Total != 1 {
+		t.Errorf("%+v: total %d, want 1 (the busy loop)", n, n.Total)
+	}
+}
+
+// startIn starts args in the cgroup dir; the cleanup kills it.
+func startIn(t *testing.T, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	c := exec.Command(args[0], args[1:]...)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(c.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// countUntilRunning counts cg until a thread is seen running (a busy loop
+// just started), for at most a second.
+func countUntilRunning(t *testing.T, c *LoadCounter, cg LoadCgroup) LoadCount {
+	t.Helper()
+	var n LoadCount
+	for range 40 {
+		var err error
+		if n, err = c.Count(cg); err != nil {
+			t.Fatal(err)
+		}
+		if n.Running >= 1 {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return n
+}
+
+// taskstatsCounter is a counter of the v1 cgroup dir by taskstats (the test
+// skips without it) whose clock is *now, starting at a fixed time.
+func taskstatsCounter(t *testing.T, dir string) (*LoadCounter, LoadCgroup, *time.Time) {
+	t.Helper()
 	c := NewLoadCounter("/proc")
-	defer c.Close()
+	t.Cleanup(c.Close)
 	cg := LoadCgroup{Dir: dir, V1: true}
 	if c.Method(cg) != "taskstats" {
 		t.Skip("taskstats unavailable")
 	}
 	now := time.Unix(1000, 0)
 	c.Now = func() time.Time { return now }
-	if n, err := c.Count(cg); err != nil || n.Total != 0 {
-		t.Fatalf("empty cgroup: %+v %v", n, err)
-	}
-	busy := exec.Command("sh", "-c", "while :; do :; done")
-	if err := busy.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { busy.Process.Kill(); busy.Wait() })
-	if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(busy.Process.Pid)), 0); err != nil {
-		t.Fatal(err)
-	}
-	for range 40 {
-		n, err := c.Count(cg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n.Running >= 1 {
-			if n.Total != 1 {
-				t.Errorf("%+v: total %d, want 1 (the busy loop)", n, n.Total)
-			}
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Error("the busy loop was never counted as running")
+	return c, cg, &now
 }

@@ -446,16 +446,7 @@ func TestSnapshotHandMadeCgroups(t *testing.T) {
 // cgroup namespace: paths below it are reachable, others are not.
 func TestSubCgroupMount(t *testing.T) {
 	root := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, content string) { t.Helper(); writeFile(t, filepath.Join(root, name), content) }
 	write("proc/self/mountinfo", "61 60 0:26 /lxc/c1 /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")
 	mem := "sys/fs/cgroup/memory/"
 	write(mem+"memory.limit_in_bytes", "1073741824\n")

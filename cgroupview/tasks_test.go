@@ -1,7 +1,6 @@
 package cgroupview
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,16 +12,7 @@ import (
 // host whose /proc has a stat file per thread.
 func TestTasks(t *testing.T) {
 	root := t.TempDir()
-	write := func(p, s string) {
-		t.Helper()
-		p = filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, s string) { t.Helper(); writeFile(t, filepath.Join(root, p), s) }
 	write("proc/self/mountinfo", "30 25 0:26 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n")
 	write("proc/100/cgroup", "1:cpu:/ct\n")
 	write("sys/fs/cgroup/cpu/tasks", "1\n2\n")
