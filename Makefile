@@ -76,7 +76,7 @@ bench-read: build
 	LXCFS_GO_BIN=$(abspath $(BIN)) ./bin/bench-read -test.run '^TestReadBench$$' -test.timeout 15m -bench.read $(BENCHFLAGS)
 
 # The loadavg sampler at scale: N cgroups (default 200) x 25 sleeping tasks,
-# a reader of proc/loadavg in each, lxcfs-go -l and the reference lxcfs -l
+# a reader of proc/loadavg in each, lxcfs-go -l, the reference lxcfs -l and the floor
 # side by side; prints each daemon's CPU seconds over a 20 s window and its
 # RSS, writes bench/out/loadavg.json. BENCH_LOADAVG_FLAGS, e.g.
 # "-bench.n=500 -bench.window=30s -bench.noref".
