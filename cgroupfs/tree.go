@@ -278,7 +278,14 @@ func (a Attr) Synthetic() bool { return a.synthetic }
 // openDir opens the Inside directory p as an O_PATH fd and verifies the
 // caller; its attributes come with it.
 func (t *Tree) openDir(c *Caller, h *Hierarchy, p string, flags int) (int, Attr, error) {
-	fd, err := openBeneath(h.fd, rel(p), flags|unix.O_DIRECTORY)
+	return t.openVerified(c, h, p, flags|unix.O_DIRECTORY)
+}
+
+// openVerified opens p beneath the hierarchy with flags, then checks that
+// the caller is still where it was (verify) and stats what it opened. The
+// fd is the caller's to close.
+func (t *Tree) openVerified(c *Caller, h *Hierarchy, p string, flags int) (int, Attr, error) {
+	fd, err := openBeneath(h.fd, rel(p), flags)
 	if err != nil {
 		return -1, Attr{}, err
 	}
@@ -315,22 +322,15 @@ func (t *Tree) StatFile(c *Caller, h *Hierarchy, p string) (Attr, error) {
 	if !FileVisible(c.Cgroup(h), p) {
 		return Attr{}, unix.ENOENT
 	}
-	fd, err := openBeneath(h.fd, rel(p), unix.O_PATH)
+	fd, a, err := t.openVerified(c, h, p, unix.O_PATH)
 	if err != nil {
 		return Attr{}, err
 	}
-	defer unix.Close(fd)
-	if err := t.verify(c, h); err != nil {
-		return Attr{}, err
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return Attr{}, err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+	unix.Close(fd)
+	if a.Mode&unix.S_IFMT != unix.S_IFREG {
 		return Attr{}, unix.ENOENT
 	}
-	return attrOf(&st), nil
+	return a, nil
 }
 
 // Lookup returns the attributes of name in directory dir.
@@ -755,19 +755,11 @@ func (t *Tree) SetAttr(c *Caller, h *Hierarchy, p string, dir bool, ch Change) (
 	if dir {
 		flags |= unix.O_DIRECTORY
 	}
-	fd, err := openBeneath(h.fd, rel(p), flags)
+	fd, a, err := t.openVerified(c, h, p, flags)
 	if err != nil {
 		return Attr{}, err
 	}
 	defer unix.Close(fd)
-	if err := t.verify(c, h); err != nil {
-		return Attr{}, err
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return Attr{}, err
-	}
-	a := attrOf(&st)
 	if a.Dir != dir {
 		return Attr{}, unix.ENOENT
 	}
@@ -802,6 +794,7 @@ func (t *Tree) SetAttr(c *Caller, h *Hierarchy, p string, dir bool, ch Change) (
 			return Attr{}, err
 		}
 	}
+	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return Attr{}, err
 	}

@@ -333,11 +333,7 @@ func (fs *FS) cgroupRead(h *handle, in *fuse.ReadIn, buf []byte) (fuse.ReadResul
 		}
 		h.buf, h.valid = b, true
 	}
-	if in.Offset >= uint64(len(h.buf)) {
-		return fuse.ReadResultData(nil), fuse.OK
-	}
-	n := copy(buf, h.buf[in.Offset:])
-	return fuse.ReadResultData(buf[:n]), fuse.OK
+	return readAt(h.buf, in.Offset, buf), fuse.OK
 }
 
 // cgroupWrite passes one write to the real file, whatever the offset: a

@@ -367,11 +367,7 @@ func (fs *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.Re
 		}
 		h.buf, h.valid = b, true
 	}
-	if in.Offset >= uint64(len(h.buf)) {
-		return fuse.ReadResultData(nil), fuse.OK
-	}
-	n := copy(buf, h.buf[in.Offset:])
-	return fuse.ReadResultData(buf[:n]), fuse.OK
+	return readAt(h.buf, in.Offset, buf), fuse.OK
 }
 
 func (fs *FS) render(dst []byte, n *node, pid int) ([]byte, error) {
@@ -496,3 +492,13 @@ func visibleCPUNames(host []int, renumber bool) []string {
 }
 
 func containsName(names []string, name string) bool { return slices.Contains(names, name) }
+
+// readAt is the part of content at off that fits buf, copied into buf:
+// nothing at or past the end (read(2)'s end of file).
+func readAt(content []byte, off uint64, buf []byte) fuse.ReadResult {
+	if off >= uint64(len(content)) {
+		return fuse.ReadResultData(nil)
+	}
+	n := copy(buf, content[off:])
+	return fuse.ReadResultData(buf[:n])
+}
