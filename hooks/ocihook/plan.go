@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 )
 
 // InjectAnnotation opts a container out when it is "false". The Kubernetes
@@ -183,28 +185,9 @@ func lastMount(mountinfo io.Reader, mountpoint string) (string, error) {
 		if sep < 6 || sep+1 >= len(fields) {
 			return "", fmt.Errorf("bad mountinfo line %q", sc.Text())
 		}
-		if unescape(fields[4]) == mountpoint {
+		if cgroupview.UnescapeMountinfo(fields[4]) == mountpoint {
 			fstype = fields[sep+1]
 		}
 	}
 	return fstype, sc.Err()
 }
-
-// unescape undoes mountinfo's octal escapes (\040 is a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
