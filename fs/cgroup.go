@@ -153,12 +153,18 @@ func (fs *FS) cgroupLookup(parent *node, name string, h *fuse.InHeader, out *fus
 		}
 		n = fs.cgroupNode(parent.id, hy.Name, cgroupfs.Join(p, name), a.Dir)
 	}
+	fs.cgroupEntry(n, a, out)
+	return fuse.OK
+}
+
+// cgroupEntry fills an entry reply for cgroup node n with attributes a;
+// nothing of the cgroup tree is cached by the kernel (it differs by caller).
+func (fs *FS) cgroupEntry(n *node, a cgroupfs.Attr, out *fuse.EntryOut) {
 	fs.cgroupAttr(n, a, &out.Attr)
 	out.NodeId = n.id
 	out.Generation = generation
 	out.SetEntryTimeout(0)
 	out.SetAttrTimeout(0)
-	return fuse.OK
 }
 
 func (fs *FS) cgroupGetAttr(n *node, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
@@ -302,15 +308,10 @@ func (fs *FS) cgroupRead(h *handle, in *fuse.ReadIn, buf []byte) (fuse.ReadResul
 		if !st.Ok() {
 			return nil, st
 		}
-		h = &handle{node: n, openPID: int(in.Caller.Pid), cg: f}
-		fs.hmu.Lock()
-		if old, ok := fs.handles[in.Fh]; ok {
+		var added bool
+		if h, added = fs.adoptHandle(in.Fh, &handle{node: n, openPID: int(in.Caller.Pid), cg: f}); !added {
 			f.Close()
-			h = old
-		} else {
-			fs.handles[in.Fh] = h
 		}
-		fs.hmu.Unlock()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -370,11 +371,7 @@ func (fs *FS) cgroupMkdir(parent *node, in *fuse.MkdirIn, name string, out *fuse
 		return cgroupStatus(err)
 	}
 	n := fs.cgroupNode(parent.id, hy.Name, cgroupfs.Join(p, name), true)
-	fs.cgroupAttr(n, a, &out.Attr)
-	out.NodeId = n.id
-	out.Generation = generation
-	out.SetEntryTimeout(0)
-	out.SetAttrTimeout(0)
+	fs.cgroupEntry(n, a, out)
 	return fuse.OK
 }
 

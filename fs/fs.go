@@ -344,14 +344,7 @@ func (fs *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.Re
 		if n == nil || (n.kind != kindFile && n.kind != kindSysFile) {
 			return nil, fuse.EBADF
 		}
-		h = &handle{node: n, openPID: int(in.Caller.Pid)}
-		fs.hmu.Lock()
-		if old, ok := fs.handles[in.Fh]; ok {
-			h = old
-		} else {
-			fs.handles[in.Fh] = h
-		}
-		fs.hmu.Unlock()
+		h, _ = fs.adoptHandle(in.Fh, &handle{node: n, openPID: int(in.Caller.Pid)})
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -492,6 +485,19 @@ func visibleCPUNames(host []int, renumber bool) []string {
 }
 
 func containsName(names []string, name string) bool { return slices.Contains(names, name) }
+
+// adoptHandle registers h under fh, a handle a predecessor gave out
+// without handing it over, unless a concurrent request did so first: then
+// that handle is returned and added is false.
+func (fs *FS) adoptHandle(fh uint64, h *handle) (_ *handle, added bool) {
+	fs.hmu.Lock()
+	defer fs.hmu.Unlock()
+	if old, ok := fs.handles[fh]; ok {
+		return old, false
+	}
+	fs.handles[fh] = h
+	return h, true
+}
 
 // readAt is the part of content at off that fits buf, copied into buf:
 // nothing at or past the end (read(2)'s end of file).
