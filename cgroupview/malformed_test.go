@@ -2,7 +2,6 @@ package cgroupview
 
 import (
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,22 +149,7 @@ func TestMalformedTexts(t *testing.T) {
 func copyFixture(t *testing.T, name string) string {
 	t.Helper()
 	root := t.TempDir()
-	from := filepath.Join("testdata", name)
-	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(root, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(root, rel), b, 0o644)
-	})
-	if err != nil {
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("testdata", name))); err != nil {
 		t.Fatal(err)
 	}
 	return root
