@@ -245,12 +245,13 @@ func KernelResends(init []byte) bool {
 // each reading loadavg once a second cost 1.60 CPU s per 20 s; with 2,
 // 1.21 s). A reader that takes the last waiting one's place starts
 // another before handling its request, so slow requests never hold up
-// the rest, up to maxReaders; a reader that finds enough others waiting
+// the rest, up to maxReaders (16, as many as the fixed readers of before:
+// each holds 264 KiB of buffers); a reader that finds enough others waiting
 // after its request ends.
 func idleReaders() int32 { return int32(min(max(runtime.GOMAXPROCS(0), 2), 8)) }
 
 // maxReaders bounds the readers, waiting or handling.
-const maxReaders = 64
+const maxReaders = 16
 
 // bufPool holds the request and reply buffers of readers.
 var bufPool = sync.Pool{New: func() any {
