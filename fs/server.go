@@ -245,19 +245,35 @@ func KernelResends(init []byte) bool {
 // each reading loadavg once a second cost 1.60 CPU s per 20 s; with 2,
 // 1.21 s). A reader that takes the last waiting one's place starts
 // another before handling its request, so slow requests never hold up
-// the rest, up to maxReaders (16, as many as the fixed readers of before:
-// each holds 264 KiB of buffers); a reader that finds enough others waiting
-// after its request ends.
+// the rest, up to maxReaders (each holds 264 KiB of buffers); a reader
+// that finds enough others waiting after its request ends.
 func idleReaders() int32 { return int32(min(max(runtime.GOMAXPROCS(0), 2), 8)) }
 
-// maxReaders bounds the readers, waiting or handling.
-const maxReaders = 16
+// maxReaders bounds the readers, waiting or handling: 8 on 2 CPUs.
+var maxReaders = 2*idleReaders() + 4
 
-// bufPool holds the request and reply buffers of readers.
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, 2*(maxRead+4096))
-	return &b
-}}
+// readerBufs keeps the request and reply buffers of readers that ended for
+// the next ones, at most one per possible reader: a sync.Pool would let the
+// collector drop them, and readers come and go with the load, so 264 KiB
+// buffers would be allocated again and again (the soak's Go heap doubled).
+var readerBufs = make(chan *[]byte, maxReaders)
+
+func getReaderBuf() *[]byte {
+	select {
+	case b := <-readerBufs:
+		return b
+	default:
+		b := make([]byte, 2*(maxRead+4096))
+		return &b
+	}
+}
+
+func putReaderBuf(b *[]byte) {
+	select {
+	case readerBufs <- b:
+	default:
+	}
+}
 
 // Start starts the readers.
 func (s *Server) Start() {
@@ -277,8 +293,8 @@ func (s *Server) loop() {
 	defer s.wg.Done()
 	defer s.running.Add(-1)
 	fd := int(s.dev.Fd())
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	bp := getReaderBuf()
+	defer putReaderBuf(bp)
 	buf, out := (*bp)[:maxRead+4096], (*bp)[maxRead+4096:]
 	for !s.draining.Load() {
 		s.waiting.Add(1)

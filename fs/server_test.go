@@ -49,7 +49,7 @@ func rawRead(path string) error {
 // readers are added as the waiting ones are taken.
 func TestSlowRequestsHoldUpNothing(t *testing.T) {
 	requireFUSE(t)
-	const stuck = 12
+	stuck := int(maxReaders) - 1
 	c := &blockingContent{entered: make(chan struct{}, stuck), release: make(chan struct{})}
 	mnt := t.TempDir()
 	srv, err := Mount(mnt, New(Options{Content: c, SysFS: fakeSys(t)}), ServerOptions{})
@@ -84,7 +84,7 @@ func TestSlowRequestsHoldUpNothing(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("a read of uptime waited behind %d slow meminfo reads", stuck)
 	}
-	if n := srv.running.Load(); n < stuck+1 {
+	if n := int(srv.running.Load()); n < stuck+1 {
 		t.Errorf("%d readers running with %d requests in handling, want more", n, stuck)
 	}
 }
