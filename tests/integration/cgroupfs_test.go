@@ -52,6 +52,19 @@ func knobOf(cg *testenv.Cgroup) cgfsKnob {
 	return cgfsKnob{file: "memory.limit_in_bytes", set: "104857600", other: "cgroup.clone_children"}
 }
 
+// cgfsWriteSetup starts a daemon and makes a test cgroup with a child
+// "sub"; view is the cgroup's directory in the daemon's cgroup/ tree, k
+// the memory-hierarchy file the write tests change.
+func cgfsWriteSetup(t *testing.T) (d *testenv.Daemon, cg, sub *testenv.Cgroup, k cgfsKnob, view string) {
+	t.Helper()
+	d = setup(t)
+	cg = newCgroup(t)
+	sub = cg.Child("sub")
+	k = knobOf(cg)
+	view = d.Path("cgroup/" + cgfsHier(t, cg, "memory") + cg.Rel())
+	return d, cg, sub, k, view
+}
+
 // realNames lists a real cgroup directory, with "." and "..".
 func realNames(t *testing.T, dir string) []string {
 	t.Helper()
@@ -153,13 +166,8 @@ func TestCgroupTreeSubtree(t *testing.T) {
 // TestCgroupTreeWrites: root writes a child's limit, makes and removes
 // cgroups through the view; rmdir is never recursive.
 func TestCgroupTreeWrites(t *testing.T) {
-	d := setup(t)
-	cg := newCgroup(t)
-	sub := cg.Child("sub")
-	h := cgfsHier(t, cg, "memory")
-	k := knobOf(cg)
+	_, cg, sub, k, view := cgfsWriteSetup(t)
 	limit := k.file
-	view := d.Path("cgroup/" + h + cg.Rel())
 	real := cg.Path("memory")
 	script := `set -e
 echo "$4" > "$1/sub/$2"
@@ -183,13 +191,8 @@ echo ok`
 // TestCgroupTreeUnprivileged: an unprivileged uid reads but cannot write
 // root-owned files, nor make cgroups in root-owned directories.
 func TestCgroupTreeUnprivileged(t *testing.T) {
-	d := setup(t)
-	cg := newCgroup(t)
-	sub := cg.Child("sub")
-	h := cgfsHier(t, cg, "memory")
-	k := knobOf(cg)
+	d, cg, sub, k, view := cgfsWriteSetup(t)
 	limit := k.file
-	view := d.Path("cgroup/" + h + cg.Rel())
 	cgfsOpenUp(t, d)
 	before := sub.Get("memory", limit)
 	script := `cat "$1/sub/$2" >/dev/null || { echo "cannot read"; exit 1; }
@@ -215,11 +218,7 @@ echo ok`
 // 100000 acts as 100000: it owns what is delegated to 100000 (a chowned
 // cgroup), and nothing of host root's; what it makes belongs to 100000.
 func TestCgroupTreeUserNamespace(t *testing.T) {
-	d := setup(t)
-	cg := newCgroup(t)
-	sub := cg.Child("sub")
-	h := cgfsHier(t, cg, "memory")
-	k := knobOf(cg)
+	d, cg, sub, k, view := cgfsWriteSetup(t)
 	limit := k.file
 	dir := sub.Path("memory")
 	for _, p := range []string{dir, filepath.Join(dir, limit), filepath.Join(dir, "cgroup.procs")} {
@@ -231,7 +230,6 @@ func TestCgroupTreeUserNamespace(t *testing.T) {
 	if err := os.Chown(filepath.Join(dir, k.other), 100001, 100001); err != nil {
 		t.Fatal(err)
 	}
-	view := d.Path("cgroup/" + h + cg.Rel())
 	cgfsOpenUp(t, d)
 	before := cg.Get("memory", limit)
 	script := `[ "$(id -u)" = 0 ] || { echo "not root in the namespace"; exit 1; }
