@@ -3,7 +3,6 @@ package diag
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,12 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	lxfs "github.com/lxcfs-go/lxcfs-go/fs"
 )
 
 // Status is the outcome of one check.
@@ -434,7 +433,7 @@ func probe(dir string, timeout time.Duration) (health, detail string) {
 	select {
 	case r := <-done:
 		switch {
-		case errors.Is(r.err, syscall.ENOTCONN), errors.Is(r.err, syscall.ECONNABORTED):
+		case lxfs.DeadConn(r.err):
 			return "dead", r.err.Error() + ": the daemon behind this mount is gone; restart lxcfs-go on it to recover"
 		case r.err != nil:
 			return "error", r.err.Error()
