@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
@@ -371,4 +372,37 @@ func cpuDirs(names []string) []string {
 func hostCPUList(t *testing.T) string {
 	t.Helper()
 	return strings.TrimSpace(hostFile(t, "/sys/devices/system/cpu/online"))
+}
+
+// failureLog collects the failures of concurrent readers: it counts them
+// all and keeps the first 20 messages for the report.
+type failureLog struct {
+	mu   sync.Mutex
+	n    int
+	msgs []string
+}
+
+func (f *failureLog) add(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	if len(f.msgs) < 20 {
+		f.msgs = append(f.msgs, fmt.Sprintf(format, args...))
+	}
+}
+
+func (f *failureLog) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+// report fails t with the kept messages.
+func (f *failureLog) report(t *testing.T) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.msgs {
+		t.Error(m)
+	}
 }

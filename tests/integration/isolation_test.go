@@ -119,17 +119,9 @@ func TestIsolation(t *testing.T) {
 	}
 
 	deadline := time.Now().Add(dur)
-	var reads, failures atomic.Int64
-	var mu sync.Mutex
-	var errs []string
-	fail := func(format string, args ...any) {
-		failures.Add(1)
-		mu.Lock()
-		defer mu.Unlock()
-		if len(errs) < 20 {
-			errs = append(errs, fmt.Sprintf(format, args...))
-		}
-	}
+	var reads atomic.Int64
+	var failures failureLog
+	fail := failures.add
 
 	var wg sync.WaitGroup
 	for _, cg := range []*testenv.Cgroup{a, b} {
@@ -174,10 +166,8 @@ func TestIsolation(t *testing.T) {
 	})
 	wg.Wait()
 
-	t.Logf("%d reads in %v, %d failures", reads.Load(), dur, failures.Load())
-	for _, e := range errs {
-		t.Error(e)
-	}
+	t.Logf("%d reads in %v, %d failures", reads.Load(), dur, failures.count())
+	failures.report(t)
 	if reads.Load() == 0 {
 		t.Error("no reads")
 	}

@@ -138,17 +138,9 @@ func TestSoak(t *testing.T) {
 
 	deadline := time.Now().Add(dur)
 	start := time.Now()
-	var reads, failures, cgroups atomic.Int64
-	var mu sync.Mutex
-	var errs []string
-	fail := func(format string, args ...any) {
-		failures.Add(1)
-		mu.Lock()
-		defer mu.Unlock()
-		if len(errs) < 20 {
-			errs = append(errs, fmt.Sprintf(format, args...))
-		}
-	}
+	var reads, cgroups atomic.Int64
+	var failures failureLog
+	fail := failures.add
 	files := []string{meminfo, cpuinfo, stat, uptime, swaps, loadavg, diskstats, online, "proc/pressure/cpu"}
 
 	var wg sync.WaitGroup
@@ -235,10 +227,8 @@ loop:
 			t.Errorf("heap profile: %v", err)
 		}
 	}
-	t.Logf("%d reads, %d cgroups, %d failures in %v", reads.Load(), cgroups.Load(), failures.Load(), dur)
-	for _, e := range errs {
-		t.Error(e)
-	}
+	t.Logf("%d reads, %d cgroups, %d failures in %v", reads.Load(), cgroups.Load(), failures.count(), dur)
+	failures.report(t)
 	if d.Exited() {
 		t.Fatalf("daemon exited: %v", d.ExitErr())
 	}
