@@ -93,3 +93,31 @@ func firstLineKey(b []byte) string {
 }
 
 func sleepTick() { time.Sleep(10 * time.Millisecond) }
+
+// The host's /proc/meminfo is read once per meminfoTTL: a read within it
+// gets the same text, a read after it a new one.
+func TestHostMeminfoReused(t *testing.T) {
+	const name = "/proc/meminfo"
+	if _, err := os.Stat(name); err != nil {
+		t.Skip(err)
+	}
+	read := func() []byte {
+		t.Helper()
+		b, err := readHost(name, "")
+		if err != nil || len(b) == 0 {
+			t.Fatalf("%s: %q, %v", name, b, err)
+		}
+		return b
+	}
+	hostFiles.meminfo.Store(nil)
+	start := time.Now()
+	a := read()
+	b := read()
+	if &b[0] != &a[0] && time.Since(start) < meminfoTTL {
+		t.Fatal("second read within meminfoTTL read the file again")
+	}
+	time.Sleep(meminfoTTL + 10*time.Millisecond)
+	if c := read(); &c[0] == &a[0] {
+		t.Fatalf("read after %v served the copy made before it", meminfoTTL)
+	}
+}

@@ -353,6 +353,9 @@ func (fs *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.Re
 		if pid == 0 {
 			pid = h.openPID // kernel-issued (async) reads carry no pid
 		}
+		if h.buf == nil {
+			h.buf = contentBuf()
+		}
 		b, err := fs.render(h.buf[:0], h.node, pid)
 		if err != nil {
 			h.valid = false
@@ -384,9 +387,51 @@ func (fs *FS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint
 }
 
 func (fs *FS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
-	closeCgroupHandle(fs.handle(in.Fh))
-	closePSIHandle(fs.handle(in.Fh))
+	h := fs.handle(in.Fh)
+	closeCgroupHandle(h)
+	closePSIHandle(h)
 	fs.dropHandle(in.Fh)
+	releaseContent(h)
+}
+
+// contentBufs holds the content buffers of released handles. Nearly every
+// open is read once and closed, so the next open reuses a buffer instead of
+// growing one from nothing in each render. Opens in flight at once are
+// bounded by the readers, so a short list suffices.
+var contentBufs = make(chan []byte, 4*maxReaders)
+
+// maxPooledContent keeps unusually large contents (a cgroup file of a big
+// cgroup) off the list.
+const maxPooledContent = 64 << 10
+
+// contentBuf is an empty buffer for a handle's content, nil if none is free.
+func contentBuf() []byte {
+	select {
+	case b := <-contentBufs:
+		return b
+	default:
+		return nil
+	}
+}
+
+// releaseContent puts a released handle's content buffer on the list. The
+// kernel sends RELEASE only after every read of the handle was answered, and
+// readAt copies out of the buffer, so nothing refers to it any more.
+func releaseContent(h *handle) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	b := h.buf
+	h.buf, h.valid = nil, false
+	h.mu.Unlock()
+	if cap(b) == 0 || cap(b) > maxPooledContent {
+		return
+	}
+	select {
+	case contentBufs <- b[:0]:
+	default:
+	}
 }
 
 func (fs *FS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status { return fuse.OK }

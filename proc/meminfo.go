@@ -159,11 +159,18 @@ func scanMeminfo(host []byte) hostMem {
 // meminfoLabel returns the label of a meminfo line, up to and including its
 // colon. Lines without a colon, or with a blank in the label, have none.
 func meminfoLabel(line []byte) ([]byte, bool) {
-	i := bytes.IndexByte(line, ':')
-	if i <= 0 || bytes.IndexAny(line[:i], " \t\n") >= 0 {
-		return nil, false
+	for i, c := range line {
+		switch c {
+		case ':':
+			if i == 0 {
+				return nil, false
+			}
+			return line[:i+1], true
+		case ' ', '\t', '\n':
+			return nil, false
+		}
 	}
-	return line[:i+1], true
+	return nil, false
 }
 
 // meminfoValue parses the number after the label.
