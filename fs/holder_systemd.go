@@ -75,7 +75,11 @@ func StoreInFDStore(s *Server, f *FS) (*FDStore, error) {
 			return nil, err
 		}
 	}
-	if err := sdNotifyFDs("FDSTORE=1\nFDNAME="+fdNameConn, int(s.Conn().Fd())); err != nil {
+	// FDPOLL=0: systemd would otherwise watch the fd with epoll for
+	// POLLERR, and the kernel wakes every poller of /dev/fuse on every
+	// request: PID 1 would wake up for each read in every container. A
+	// connection that ended while stored is caught at resume instead.
+	if err := sdNotifyFDs("FDSTORE=1\nFDPOLL=0\nFDNAME="+fdNameConn, int(s.Conn().Fd())); err != nil {
 		st.Close()
 		return nil, err
 	}

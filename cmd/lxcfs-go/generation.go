@@ -238,9 +238,10 @@ func (g *generation) findHolder() *fs.HolderInfo {
 func (g *generation) resume(held *fs.Held, from string, sopts fs.ServerOptions, newFS func(uint16) *fs.FS) error {
 	o, log := g.o, g.log
 	mid, mounted := fs.LookupMount(o.mountpoint)
-	if !mounted || mid.Dev != held.Mount.Dev {
-		log.Warn("the kept connection is not mounted here any more; letting it go", "from", from,
-			"mountpoint", o.mountpoint, "held", held.Mount.Dev, "mounted", mid.Dev)
+	ended := fs.ConnEnded(int(held.Conn.Fd()))
+	if !mounted || mid.Dev != held.Mount.Dev || ended {
+		log.Warn("the kept connection ended or is not mounted here any more; letting it go", "from", from,
+			"mountpoint", o.mountpoint, "held", held.Mount.Dev, "mounted", mid.Dev, "ended", ended)
 		held.Conn.Close()
 		if g.holder != nil {
 			g.holder.Release()

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -110,6 +111,61 @@ func TestHolderGrace(t *testing.T) {
 	}
 }
 
+// TestHolderSleepsWhileServing: the fd holder is not woken by requests.
+// Waiting in poll(2) on /dev/fuse, it was woken by each one (the kernel
+// wakes every poller of the request queue): a context switch per request,
+// a third of all switches on a loaded 2-CPU machine.
+func TestHolderSleepsWhileServing(t *testing.T) {
+	testenv.RequireMountAndCgroups(t)
+	t.Parallel()
+	d := testenv.StartLiveDaemon(t, nil)
+	var holder int
+	for _, pid := range d.Processes() {
+		if pid != d.PID() {
+			holder = pid
+		}
+	}
+	if holder == 0 {
+		t.Fatalf("no fd holder among %v (daemon %d)", d.Processes(), d.PID())
+	}
+	const reads = 2000
+	before := contextSwitches(t, holder)
+	for range reads {
+		if _, err := os.ReadFile(d.Path(uptime)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	woken := contextSwitches(t, holder) - before
+	t.Logf("fd holder: %d context switches over %d reads", woken, reads)
+	if woken > reads/10 {
+		t.Errorf("the fd holder switched %d times over %d reads: woken by requests", woken, reads)
+	}
+}
+
+// contextSwitches sums the voluntary and involuntary context switches of
+// every thread of pid.
+func contextSwitches(t *testing.T, pid int) int {
+	t.Helper()
+	tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", task.Name(), "status"))
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				n, _ := strconv.Atoi(strings.TrimSpace(v))
+				sum += n
+			}
+		}
+	}
+	return sum
+}
+
 // TestCrashWithFDStore: under systemd (here a stand-in for its notify
 // socket and fd store) the daemon stores the connection with FDSTORE=1;
 // killed with no holder process, it is restarted with the stored fds
@@ -121,6 +177,11 @@ func TestCrashWithFDStore(t *testing.T) {
 	d := testenv.StartLiveDaemon(t, []string{"LXCFS_GO_FD_HOLDER=none", "NOTIFY_SOCKET=" + store.path})
 	id0, dev0, _ := testenv.MountInfo(d.Mnt)
 	files, names := store.wait(t, "fuse", "fuse-state0", "fuse-state1")
+	store.mu.Lock()
+	if store.polled["fuse"] {
+		t.Error("the connection was stored without FDPOLL=0: systemd would wake up on every FUSE request")
+	}
+	store.mu.Unlock()
 	load := startLoad(t, d.Mnt, readableFiles(t, d.Mnt), bindMount(t, d.Path(meminfo)))
 	time.Sleep(300 * time.Millisecond)
 	d.Kill()
@@ -157,14 +218,15 @@ func TestCrashWithFDStore(t *testing.T) {
 // fakeFDStore is systemd's notify socket as far as the fd store goes:
 // FDSTORE=1 keeps the fds under FDNAME, FDSTOREREMOVE=1 drops them.
 type fakeFDStore struct {
-	path string
-	mu   sync.Mutex
-	fds  map[string]*os.File
+	path   string
+	mu     sync.Mutex
+	fds    map[string]*os.File
+	polled map[string]bool // stored without FDPOLL=0: systemd would epoll it
 }
 
 func newFakeFDStore(t *testing.T) *fakeFDStore {
 	t.Helper()
-	s := &fakeFDStore{path: filepath.Join(t.TempDir(), "notify"), fds: map[string]*os.File{}}
+	s := &fakeFDStore{path: filepath.Join(t.TempDir(), "notify"), fds: map[string]*os.File{}, polled: map[string]bool{}}
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: s.path, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +269,7 @@ func newFakeFDStore(t *testing.T) *fakeFDStore {
 					old.Close()
 				}
 				s.fds[kv["FDNAME"]] = files[0]
+				s.polled[kv["FDNAME"]] = kv["FDPOLL"] != "0"
 				files = nil
 			case kv["FDSTOREREMOVE"] == "1":
 				if old := s.fds[kv["FDNAME"]]; old != nil {
