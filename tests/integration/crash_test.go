@@ -128,16 +128,20 @@ func TestHolderSleepsWhileServing(t *testing.T) {
 	if holder == 0 {
 		t.Fatalf("no fd holder among %v (daemon %d)", d.Processes(), d.PID())
 	}
+	// Woken by requests, it switched more than 4 times per read (three
+	// requests each); its own periodic look and the Go runtime's timers
+	// account for about 15 a second, which under the VM's emulation is
+	// 0.1 per read.
 	const reads = 2000
-	before := contextSwitches(t, holder)
+	before, start := contextSwitches(t, holder), time.Now()
 	for range reads {
 		if _, err := os.ReadFile(d.Path(uptime)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	woken := contextSwitches(t, holder) - before
-	t.Logf("fd holder: %d context switches over %d reads", woken, reads)
-	if woken > reads/10 {
+	t.Logf("fd holder: %d context switches over %d reads in %v", woken, reads, time.Since(start).Round(time.Millisecond))
+	if woken > reads/2 {
 		t.Errorf("the fd holder switched %d times over %d reads: woken by requests", woken, reads)
 	}
 }
