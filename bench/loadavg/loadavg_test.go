@@ -2,8 +2,9 @@
 // `make bench-loadavg`: N cgroups (default 200), each with 25 sleeping
 // tasks and a reader of proc/loadavg, served at once by lxcfs-go -l and the
 // reference lxcfs -l. Over a window (default 20 s) it measures each daemon's
-// CPU time (utime+stime of the process, which includes the kernel work of
-// its FUSE replies and its sampling) and its RSS, and checks that the
+// CPU time (utime+stime of the process and of its helper processes, which
+// includes the kernel work of its FUSE replies and its sampling) and its
+// RSS, and checks that the
 // values keep moving: one extra cgroup runs a busy loop under a 20% CPU
 // quota, and its load1 must rise over the window.
 //
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/bench/floor"
+	"github.com/lxcfs-go/lxcfs-go/bench/internal/proctree"
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
 
@@ -143,19 +145,14 @@ type report struct {
 	WorkRatio  float64 `json:"cpu_beyond_floor_ratio_ours_to_reference,omitempty"`
 }
 
-// procCPU is utime+stime of pid in seconds. The kernel scales the
-// tick-sampled utime and stime so that their sum is the precise runtime of
-// every thread of the process, exited ones included (cputime_adjust).
+// procCPU is the CPU seconds of pid and of its helper processes: the fd
+// holder for lxcfs-go, reaped forked helpers for lxcfs (see proctree).
 func procCPU(t *testing.T, pid int) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		t.Fatalf("daemon %d: %v", pid, err)
+	s, ok := proctree.ProcessSeconds(pid)
+	if !ok {
+		t.Fatalf("daemon %d: no /proc/%d/stat", pid, pid)
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	u, _ := strconv.ParseFloat(f[11], 64)
-	k, _ := strconv.ParseFloat(f[12], 64)
-	return (u + k) / 100
+	return s
 }
 
 func procRSS(pid int) int64 {

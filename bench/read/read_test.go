@@ -454,7 +454,7 @@ func printTable(w io.Writer, rep *Report, files []benchFile, order []string, con
 			fmt.Fprintf(w, " %14s | %12s %5s\n", fmtRatio(r, "p50_ours/floor"), fmtRatio(r, "p50_ours/ref"), fmtRatio(r, "ops_ours/ref"))
 		}
 	}
-	fmt.Fprintf(w, "\nserver CPU per op (us, user+system of every daemon thread, warm-up included):\n")
+	fmt.Fprintf(w, "\nserver CPU per op (us, every thread of the daemon and its helper processes, warm-up included):\n")
 	fmt.Fprintf(w, "%-8s %2s |", "file", "c")
 	for _, tg := range order {
 		if tg != tKernel {

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/bench/internal/proctree"
 )
 
 // readerSpec is what one reader process measures: every path in Paths,
@@ -88,30 +88,13 @@ func readOnce(path string, buf []byte) (int, error) {
 	return total, unix.Close(fd)
 }
 
-// cpuNanos is the CPU time of all threads of pid (schedstat), 0 if pid is 0
-// or unreadable.
+// cpuNanos is the CPU time of pid's threads and of its helper processes
+// (see proctree), 0 if pid is 0.
 func cpuNanos(pid int) int64 {
 	if pid <= 0 {
 		return 0
 	}
-	dir := "/proc/" + strconv.Itoa(pid) + "/task"
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return 0
-	}
-	var sum int64
-	for _, e := range entries {
-		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b))
-		if len(f) > 0 {
-			n, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += n
-		}
-	}
-	return sum
+	return proctree.ThreadNanos(pid)
 }
 
 func measure(path string, server int, spec readerSpec) readerResult {
