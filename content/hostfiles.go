@@ -79,8 +79,8 @@ type cpuinfoEntry struct {
 }
 
 // readHost returns the content of the host file name, owned by the caller
-// (or, for cpuinfo and meminfo, shared and never modified). online is the host's online
-// CPU list, whose changes refresh cpuinfo.
+// (or, for cpuinfo and meminfo, shared and never modified). online is the
+// host's online CPU list, whose changes refresh cpuinfo.
 func readHost(name, online string) ([]byte, error) {
 	base := path.Base(name)
 	switch base {

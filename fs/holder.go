@@ -23,8 +23,8 @@ import (
 // serves on. The holder never reads the fd. It exits when the connection
 // ends (the fd reports POLLERR once the connection is aborted or fully
 // unmounted; looked at every holderCheckInterval) or when the daemon stops
-// on purpose and releases it. Under
-// systemd the fd store plays this role instead (fdstore.go).
+// on purpose and releases it. Under systemd the fd store plays this role
+// instead (holder_systemd.go).
 
 // holderCheckInterval is how often the holder looks whether the connection
 // ended. It must not wait in poll(2) on the fd instead: the kernel wakes
