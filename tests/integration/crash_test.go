@@ -114,7 +114,7 @@ func TestHolderGrace(t *testing.T) {
 // TestHolderSleepsWhileServing: the fd holder is not woken by requests.
 // Waiting in poll(2) on /dev/fuse, it was woken by each one (the kernel
 // wakes every poller of the request queue): a context switch per request,
-// a third of all switches on a loaded 2-CPU machine.
+// a fifth of all switches with 8 readers on 2 CPUs.
 func TestHolderSleepsWhileServing(t *testing.T) {
 	testenv.RequireMountAndCgroups(t)
 	t.Parallel()
