@@ -7,7 +7,6 @@ import (
 	"slices"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
@@ -125,18 +124,8 @@ func TestCgroupTreeDisabled(t *testing.T) {
 }
 
 func TestCgroupTreeMounted(t *testing.T) {
-	requireFUSE(t)
 	tr, root := fakeCgroupTree(t)
-	mnt := t.TempDir()
-	srv, err := Mount(mnt, New(Options{Content: &fakeContent{}, SysFS: fakeSys(t), Cgroup: tr}), ServerOptions{Debug: os.Getenv("FUSE_DEBUG") != ""})
-	if err != nil {
-		t.Fatalf("mount: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Unmount(2 * time.Second); err != nil {
-			t.Errorf("unmount: %v", err)
-		}
-	})
+	mnt, _ := mountFS(t, New(Options{Content: &fakeContent{}, SysFS: fakeSys(t), Cgroup: tr}))
 	ls := func(rel string) []string {
 		t.Helper()
 		es, err := os.ReadDir(filepath.Join(mnt, rel))

@@ -360,19 +360,9 @@ func TestStateLookupCounts(t *testing.T) {
 // removed directory's inode at once and send FORGET, on this mount only.
 // The table must shrink back to what it was.
 func TestKernelForgetsCgroupNodes(t *testing.T) {
-	requireFUSE(t)
 	tr, _ := fakeCgroupTree(t)
 	f := New(Options{Content: &fakeContent{}, SysFS: fakeSys(t), Cgroup: tr})
-	mnt := t.TempDir()
-	srv, err := Mount(mnt, f, ServerOptions{Debug: os.Getenv("FUSE_DEBUG") != ""})
-	if err != nil {
-		t.Fatalf("mount: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Unmount(2 * time.Second); err != nil {
-			t.Errorf("unmount: %v", err)
-		}
-	})
+	mnt, _ := mountFS(t, f)
 	base := filepath.Join(mnt, "cgroup/memory/a/b")
 	if _, err := os.Stat(base); err != nil {
 		t.Fatal(err)

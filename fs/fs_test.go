@@ -92,19 +92,31 @@ func must(t *testing.T, err error) {
 
 func mountFake(t *testing.T, c *fakeContent) string {
 	t.Helper()
+	mnt, _ := mountFS(t, New(Options{Content: c, SysFS: fakeSys(t)}))
+	return mnt
+}
+
+// mountFS mounts f on a fresh directory (FUSE_DEBUG=1 traces requests). A
+// cleanup unmounts it unless the test has already.
+func mountFS(t *testing.T, f *FS) (string, *Server) {
+	t.Helper()
 	requireFUSE(t)
 	mnt := t.TempDir()
-	fs := New(Options{Content: c, SysFS: fakeSys(t)})
-	srv, err := Mount(mnt, fs, ServerOptions{Debug: os.Getenv("FUSE_DEBUG") != ""})
+	srv, err := Mount(mnt, f, ServerOptions{Debug: os.Getenv("FUSE_DEBUG") != ""})
 	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}
 	t.Cleanup(func() {
+		select {
+		case <-srv.Ended():
+			return
+		default:
+		}
 		if err := srv.Unmount(2 * time.Second); err != nil {
 			t.Errorf("unmount: %v", err)
 		}
 	})
-	return mnt
+	return mnt, srv
 }
 
 func TestReadSemantics(t *testing.T) {
@@ -408,13 +420,7 @@ func TestParseMountOptions(t *testing.T) {
 // hack file) and never again, so a Go process opening files on its own
 // mount cannot deadlock with the garbage collector.
 func TestPollTurnedOff(t *testing.T) {
-	requireFUSE(t)
-	mnt := t.TempDir()
-	srv, err := Mount(mnt, New(Options{Content: &fakeContent{}, SysFS: fakeSys(t)}), ServerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Unmount(2 * time.Second)
+	mnt, srv := mountFS(t, New(Options{Content: &fakeContent{}, SysFS: fakeSys(t)}))
 	if n := srv.polls.Load(); n != 1 {
 		t.Fatalf("%d POLL requests after mounting, want 1 (the hack file's)", n)
 	}

@@ -48,21 +48,14 @@ func rawRead(path string) error {
 // them than readers waiting at start) do not keep other requests waiting:
 // readers are added as the waiting ones are taken.
 func TestSlowRequestsHoldUpNothing(t *testing.T) {
-	requireFUSE(t)
 	stuck := int(maxReaders) - 1
 	c := &blockingContent{entered: make(chan struct{}, stuck), release: make(chan struct{})}
-	mnt := t.TempDir()
-	srv, err := Mount(mnt, New(Options{Content: c, SysFS: fakeSys(t)}), ServerOptions{})
-	if err != nil {
-		t.Fatalf("mount: %v", err)
-	}
+	mnt, srv := mountFS(t, New(Options{Content: c, SysFS: fakeSys(t)}))
+	// Cleanups run last first: the stuck reads end before the unmount.
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
 		close(c.release)
 		wg.Wait()
-		if err := srv.Unmount(2 * time.Second); err != nil {
-			t.Errorf("unmount: %v", err)
-		}
 	})
 	for range stuck {
 		wg.Go(func() { rawRead(filepath.Join(mnt, "proc/meminfo")) })
@@ -92,12 +85,7 @@ func TestSlowRequestsHoldUpNothing(t *testing.T) {
 // ConnEnded tells a served connection from one whose mount is gone. (Were
 // it to wait in poll, the first call would never return.)
 func TestConnEnded(t *testing.T) {
-	requireFUSE(t)
-	mnt := t.TempDir()
-	srv, err := Mount(mnt, New(Options{Content: &fakeContent{}, SysFS: fakeSys(t)}), ServerOptions{})
-	if err != nil {
-		t.Fatalf("mount: %v", err)
-	}
+	_, srv := mountFS(t, New(Options{Content: &fakeContent{}, SysFS: fakeSys(t)}))
 	fd, err := unix.Dup(int(srv.Conn().Fd()))
 	if err != nil {
 		t.Fatal(err)
