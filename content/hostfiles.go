@@ -65,6 +65,11 @@ type textEntry struct {
 	text []byte
 }
 
+// fresh reports whether e holds name's text read less than ttl ago.
+func (e *textEntry) fresh(name string, ttl time.Duration) bool {
+	return e != nil && e.path == name && time.Since(e.at) < ttl
+}
+
 type onlineEntry struct {
 	path string
 	raw  string
@@ -72,10 +77,8 @@ type onlineEntry struct {
 }
 
 type cpuinfoEntry struct {
-	path   string
+	textEntry
 	online string // the online list it was read under
-	at     time.Time
-	text   []byte
 }
 
 // readHost returns the content of the host file name, owned by the caller
@@ -128,7 +131,7 @@ func hostOnlineSet(name string) cgroupview.CPUSet {
 // read again at once when the online CPU list changed.
 func (c *hostCache) readCPUInfo(name, onlinePath string) ([]byte, error) {
 	online := c.onlineText(onlinePath)
-	if e := c.cpuinfo.Load(); e != nil && e.path == name && e.online == online && time.Since(e.at) < cpuinfoTTL {
+	if e := c.cpuinfo.Load(); e != nil && e.fresh(name, cpuinfoTTL) && e.online == online {
 		return e.text, nil
 	}
 	bp := kfile.GetBuf()
@@ -145,7 +148,7 @@ func (c *hostCache) readCPUInfo(name, onlinePath string) ([]byte, error) {
 	}
 	text := append([]byte(nil), b...)
 	if kernel && online != "" {
-		c.cpuinfo.Store(&cpuinfoEntry{path: name, online: online, at: time.Now(), text: text})
+		c.cpuinfo.Store(&cpuinfoEntry{textEntry{path: name, at: time.Now(), text: text}, online})
 	}
 	return text, nil
 }
@@ -153,7 +156,7 @@ func (c *hostCache) readCPUInfo(name, onlinePath string) ([]byte, error) {
 // readMeminfo serves /proc/meminfo from a copy at most meminfoTTL old. Only
 // a file the kernel generates is reused (not a fixture).
 func (c *hostCache) readMeminfo(name string) ([]byte, error) {
-	if e := c.meminfo.Load(); e != nil && e.path == name && time.Since(e.at) < meminfoTTL {
+	if e := c.meminfo.Load(); e.fresh(name, meminfoTTL) {
 		return e.text, nil
 	}
 	bp := kfile.GetBuf()
