@@ -27,7 +27,11 @@ if [ ! -e "$policy" ]; then
 	chmod 755 "$policy"
 	made_policy=1
 fi
-cleanup() { [ -n "$made_policy" ] && rm -f "$policy"; }
+# An if, not "&&": a false test as the trap's last command would become
+# the script's exit status when policy-rc.d already existed.
+cleanup() {
+	if [ -n "$made_policy" ]; then rm -f "$policy"; fi
+}
 trap cleanup EXIT
 
 export DEBIAN_FRONTEND=noninteractive
