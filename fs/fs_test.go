@@ -399,6 +399,22 @@ func TestMountpointChecks(t *testing.T) {
 	if _, err := Mount(mnt, New(Options{Content: &fakeContent{}}), ServerOptions{}); err == nil || !strings.Contains(err.Error(), "busy") {
 		t.Errorf("mount on a busy mountpoint: %v", err)
 	}
+
+	// A bind mount (a Kubernetes hostPath volume in the daemon's pod) is
+	// no reason to refuse: it is mounted over.
+	bind := t.TempDir()
+	must(t, unix.Mount(bind, bind, "", unix.MS_BIND, ""))
+	t.Cleanup(func() { unix.Unmount(bind, unix.MNT_DETACH) })
+	srv, err := Mount(bind, New(Options{Content: &fakeContent{}, SysFS: fakeSys(t)}), ServerOptions{})
+	if err != nil {
+		t.Fatalf("mount on a bind mount: %v", err)
+	}
+	if _, err := os.ReadFile(filepath.Join(bind, "proc/meminfo")); err != nil {
+		t.Errorf("read through the mount made over a bind mount: %v", err)
+	}
+	if err := srv.Unmount(2 * time.Second); err != nil {
+		t.Errorf("unmount: %v", err)
+	}
 }
 
 func TestParseMountOptions(t *testing.T) {

@@ -35,6 +35,8 @@ type message struct {
 	Mount  *MountID    `json:"mount,omitempty"`
 	Holder *HolderInfo `json:"holder,omitempty"`
 	State  *State      `json:"state,omitempty"`
+	// Restart comes with "attach": how to start the daemon after a crash.
+	Restart *Restart `json:"restart,omitempty"`
 	// Files names the descriptors that come with the message, in order.
 	Files []string `json:"files,omitempty"`
 }

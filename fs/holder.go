@@ -81,6 +81,8 @@ func StartHolder(exe, socket string, s *Server) (*HolderInfo, error) {
 	}
 	cmd := exec.Command(exe, HolderSubcommand, s.Dir())
 	cmd.ExtraFiles = []*os.File{s.Conn(), lf}
+	// Where the daemon logs, the holder and the daemons it restarts do.
+	cmd.Stderr = os.Stderr
 	// Its own session: a signal to the daemon's process group (^C) leaves
 	// it alone.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -160,6 +162,12 @@ func (h *HolderInfo) Get() (*Held, error) {
 	return held, nil
 }
 
+// Leave tells the holder, over the socket Attach returned, that this daemon
+// exits on purpose and is not to be restarted.
+func Leave(attach *net.UnixConn) error {
+	return send(attach, &message{Type: "leaving", Version: wireVersion, PID: os.Getpid()})
+}
+
 // Put stores st with the holder, for the next daemon after a crash.
 func (h *HolderInfo) Put(st *State) error {
 	_, _, err := h.call(&message{Type: "put", State: st})
@@ -175,12 +183,25 @@ func (h *HolderInfo) Release() error {
 	return err
 }
 
+// Restart is how the holder starts the daemon again after a crash: the
+// binary on disk, with the arguments, environment and directory of the
+// daemon that attached last.
+type Restart struct {
+	Exe  string   `json:"exe"`
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir"`
+}
+
 // Attach tells the holder that this daemon serves the connection, for as
 // long as the returned socket stays open (it closes when the process
-// exits, however it exits). A holder that has had no daemon attached for
-// its grace period (HolderGraceEnv) lets the connection go: a crashed
-// daemon that nobody restarts must not leave readers waiting for ever.
-func (h *HolderInfo) Attach() (*net.UnixConn, error) {
+// exits, however it exits). A daemon that exits on purpose says so first
+// (Leave). One that dies without saying so has crashed: the holder starts
+// it again as restart says (nil: something else restarts it, systemd).
+// A holder that has had no daemon serving for its grace period lets the
+// connection go: a crashed daemon that nobody restarts, or one that keeps
+// crashing, must not leave readers waiting for ever.
+func (h *HolderInfo) Attach(restart *Restart) (*net.UnixConn, error) {
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: h.Socket, Net: "unix"})
 	if err != nil {
 		return nil, err
@@ -189,7 +210,7 @@ func (h *HolderInfo) Attach() (*net.UnixConn, error) {
 		c.Close()
 		return nil, fmt.Errorf("%s: not served by root", h.Socket)
 	}
-	if err := send(c, &message{Type: "attach", Version: wireVersion, PID: os.Getpid()}); err != nil {
+	if err := send(c, &message{Type: "attach", Version: wireVersion, PID: os.Getpid(), Restart: restart}); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -198,17 +219,6 @@ func (h *HolderInfo) Attach() (*net.UnixConn, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// HolderGraceEnv sets how long the holder keeps a connection that no daemon
-// serves (a Go duration; default 30s).
-const HolderGraceEnv = "LXCFS_GO_HOLDER_GRACE"
-
-func holderGrace() time.Duration {
-	if d, err := time.ParseDuration(os.Getenv(HolderGraceEnv)); err == nil && d > 0 {
-		return d
-	}
-	return 30 * time.Second
 }
 
 // KeepState stores f's node table with the holder now and whenever it
@@ -253,9 +263,30 @@ func keepState(f *FS, interval time.Duration, stop <-chan struct{}, put func() b
 	}
 }
 
+// HolderOptions tune the holder process.
+type HolderOptions struct {
+	// Grace is how long the holder keeps a connection that no daemon
+	// serves (default 30s): a crashed daemon that nobody restarts, or one
+	// that keeps crashing, must not leave readers waiting for ever.
+	Grace time.Duration
+}
+
+// settleTime is how long a daemon must stay attached before it counts as
+// serving. One that dies sooner (a crash loop at start) does not reset the
+// grace period: readers get an error in the end instead of waiting through
+// restart after restart.
+const settleTime = 2 * time.Second
+
+// Backoff between the holder's restarts of a daemon that keeps dying before
+// it settles: the first restart is at once, then twice the wait each time.
+const (
+	restartBackoffMin = 100 * time.Millisecond
+	restartBackoffMax = 2 * time.Second
+)
+
 // RunHolder is the holder process: "lxcfs-go fd-holder MOUNTPOINT" with the
 // connection on fd 3 and its listening socket on fd 4.
-func RunHolder(args []string, stderr io.Writer) int {
+func RunHolder(args []string, o HolderOptions, stderr io.Writer) int {
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGUSR1, syscall.SIGUSR2)
 	conn := os.NewFile(3, "/dev/fuse")
 	lf := os.NewFile(4, "holder socket")
@@ -271,8 +302,45 @@ func RunHolder(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lxcfs-go fd-holder: %v\n", err)
 		return 2
 	}
-	ln := l.(*net.UnixListener)
-	socket := ln.Addr().String()
+	if o.Grace <= 0 {
+		o.Grace = 30 * time.Second
+	}
+	h := &holder{
+		conn:     conn,
+		ln:       l.(*net.UnixListener),
+		grace:    o.Grace,
+		log:      slog.New(slog.NewTextHandler(stderr, nil)).With("fd_holder", os.Getpid()),
+		held:     &message{Type: "held", PID: os.Getpid()},
+		attached: map[*net.UnixConn]time.Time{},
+		lastGood: time.Now(),
+	}
+	return h.run()
+}
+
+// holder is the state of the holder process.
+type holder struct {
+	conn  *os.File // the FUSE connection, never read
+	ln    *net.UnixListener
+	grace time.Duration
+	log   *slog.Logger
+
+	mu   sync.Mutex
+	held *message // INIT, mount identity, node table
+	// attached maps each attached daemon's socket to when it attached.
+	attached map[*net.UnixConn]time.Time
+	// lastGood is the last time a settled daemon was attached; the
+	// connection is let go grace after it.
+	lastGood time.Time
+	// restart starts a daemon again after a crash; nil when something
+	// else does (systemd) or nobody should.
+	restart *Restart
+	child   *os.Process // a daemon the holder started, until it exits
+	backoff time.Duration
+	pending bool // a restart is scheduled
+}
+
+func (h *holder) run() int {
+	socket := h.ln.Addr().String()
 	var sockStat unix.Stat_t
 	unix.Stat(socket, &sockStat)
 	quit := func(code int) {
@@ -286,20 +354,18 @@ func RunHolder(args []string, stderr io.Writer) int {
 	go func() {
 		for {
 			time.Sleep(holderCheckInterval)
-			if ConnEnded(3) {
+			if ConnEnded(int(h.conn.Fd())) {
+				quit(0)
+			}
+			if h.orphaned(time.Now()) {
+				h.log.Error("no daemon has served the connection for the grace period; letting it go: readers get ENOTCONN",
+					"grace", h.grace)
 				quit(0)
 			}
 		}
 	}()
-	var mu sync.Mutex
-	held := &message{Type: "held", PID: os.Getpid()}
-	attached := 0
-	grace := holderGrace()
-	// Until the first daemon attaches, and whenever the last one is gone,
-	// the grace timer runs.
-	orphan := time.AfterFunc(grace, func() { quit(0) })
 	for {
-		c, err := ln.AcceptUnix()
+		c, err := h.ln.AcceptUnix()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				quit(1)
@@ -320,38 +386,27 @@ func RunHolder(args []string, stderr io.Writer) int {
 				return
 			}
 			if m.Type == "attach" {
-				mu.Lock()
-				attached++
-				orphan.Stop()
-				mu.Unlock()
-				send(c, &message{Type: "ok"})
-				c.SetReadDeadline(time.Time{})
-				io.Copy(io.Discard, c) // until the daemon closes or dies
-				mu.Lock()
-				if attached--; attached == 0 {
-					orphan.Reset(grace)
-				}
-				mu.Unlock()
+				h.serveAttached(c, m)
 				return
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			h.mu.Lock()
+			defer h.mu.Unlock()
 			switch m.Type {
 			case "ping":
 				send(c, &message{Type: "pong", PID: os.Getpid()})
 			case "put":
 				if m.Init != nil {
-					held.Init = m.Init
+					h.held.Init = m.Init
 				}
 				if m.Mount != nil {
-					held.Mount = m.Mount
+					h.held.Mount = m.Mount
 				}
 				if m.State != nil {
-					held.State = m.State
+					h.held.State = m.State
 				}
 				send(c, &message{Type: "ok"})
 			case "get":
-				send(c, held, conn)
+				send(c, h.held, h.conn)
 			case "release":
 				send(c, &message{Type: "ok"})
 				quit(0)
@@ -360,4 +415,100 @@ func RunHolder(args []string, stderr io.Writer) int {
 			}
 		}()
 	}
+}
+
+// orphaned reports whether no settled daemon has been attached for the
+// grace period.
+func (h *holder) orphaned(now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, since := range h.attached {
+		if now.Sub(since) >= settleTime {
+			h.lastGood = now
+			h.backoff = 0
+			return false
+		}
+	}
+	return now.Sub(h.lastGood) > h.grace
+}
+
+// serveAttached keeps a daemon's attach socket until it closes: the daemon
+// exited. It says "leaving" first when it exits on purpose (after a
+// hand-over, or when the mount went away); otherwise it crashed, and the
+// holder starts it again if it was asked to.
+func (h *holder) serveAttached(c *net.UnixConn, m *message) {
+	now := time.Now()
+	h.mu.Lock()
+	h.attached[c] = now
+	if m.Restart != nil {
+		h.restart = m.Restart
+	}
+	h.mu.Unlock()
+	send(c, &message{Type: "ok"})
+	c.SetReadDeadline(time.Time{})
+	leaving := false
+	for {
+		m, files, err := recv(c, time.Time{})
+		for _, f := range files {
+			f.Close()
+		}
+		if err != nil {
+			break
+		}
+		if m.Type == "leaving" {
+			leaving = true
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if time.Since(h.attached[c]) >= settleTime {
+		h.lastGood = time.Now()
+		h.backoff = 0
+	}
+	delete(h.attached, c)
+	if !leaving {
+		h.log.Warn("the daemon died", "pid", m.PID)
+		h.restartLocked()
+	}
+}
+
+// restartLocked schedules a restart of the daemon if none is attached, none
+// the holder started is still starting, and the daemon asked for it.
+func (h *holder) restartLocked() {
+	if h.restart == nil || h.pending || h.child != nil || len(h.attached) > 0 {
+		return
+	}
+	delay := h.backoff
+	h.backoff = min(max(2*h.backoff, restartBackoffMin), restartBackoffMax)
+	h.pending = true
+	time.AfterFunc(delay, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.pending = false
+		if h.child != nil || len(h.attached) > 0 {
+			return
+		}
+		r := h.restart
+		cmd := exec.Command(r.Exe, r.Args...)
+		cmd.Env, cmd.Dir = r.Env, r.Dir
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			h.log.Error("restarting the daemon", "exe", r.Exe, "err", err)
+			h.restartLocked()
+			return
+		}
+		h.child = cmd.Process
+		h.log.Info("restarted the daemon", "pid", cmd.Process.Pid, "after", delay)
+		go func() {
+			err := cmd.Wait()
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.child = nil
+			if len(h.attached) == 0 {
+				h.log.Warn("the restarted daemon exited", "pid", cmd.Process.Pid, "err", err)
+				h.restartLocked()
+			}
+		}()
+	})
 }

@@ -112,30 +112,28 @@ func mount(dir string, opts MountOptions) (*os.File, error) {
 }
 
 // checkMountpoint refuses what mount(2) would accept but users would not
-// want: a non-directory, or a directory something is already mounted on.
-// A FUSE mount left by a crashed daemon (ENOTCONN) is detached first, so
-// that a restart recovers it.
+// want: a non-directory, or a directory a live FUSE filesystem is mounted
+// on (another lxcfs). A FUSE mount left by a crashed daemon (ENOTCONN) is
+// detached first, so that a restart recovers it. Another kind of mount is
+// fine to mount over: a Kubernetes hostPath volume is always a bind mount
+// of the host's directory inside the daemon's pod.
+// mountinfo is read before the directory is touched: a stat of a FUSE
+// mount whose daemon is gone would wait for one.
 func checkMountpoint(dir string) error {
-	var st unix.Stat_t
-	err := unix.Stat(dir, &st)
-	if err == nil && deadFUSE(dir) {
-		// stat was answered from the attribute cache.
-		err = unix.ENOTCONN
-	}
-	if DeadConn(err) {
-		if uerr := unix.Unmount(dir, unix.MNT_DETACH); uerr != nil {
-			return fmt.Errorf("mountpoint %s: stale FUSE mount that cannot be detached: %w", dir, uerr)
+	if m, ok := mountedOn(dir); ok && strings.Contains(m, "fuse") {
+		if !deadFUSE(dir) {
+			return fmt.Errorf("mountpoint %s: busy: %s", dir, m)
 		}
-		err = unix.Stat(dir, &st)
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("mountpoint %s: stale FUSE mount that cannot be detached: %w", dir, err)
+		}
 	}
-	if err != nil {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
 		return fmt.Errorf("mountpoint %s: %w", dir, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return fmt.Errorf("mountpoint %s: not a directory", dir)
-	}
-	if m, ok := mountedOn(dir); ok {
-		return fmt.Errorf("mountpoint %s: busy: %s", dir, m)
 	}
 	return nil
 }
@@ -170,7 +168,8 @@ func DeadConn(err error) bool {
 	return errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED)
 }
 
-// mountedOn reports the mount (type and source) at dir, if any.
+// mountedOn reports the mount (type and source) at dir, if any: the last
+// one, which is on top when mounts are stacked.
 func mountedOn(dir string) (string, bool) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -187,20 +186,21 @@ func mountedOn(dir string) (string, bool) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	desc, found := "", false
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) < 5 || cgroupview.UnescapeMountinfo(fields[4]) != abs {
 			continue
 		}
-		desc := "a filesystem is already mounted there"
+		desc = "a filesystem is already mounted there"
 		for i, f := range fields {
 			if f == "-" && i+2 < len(fields) {
 				desc = fields[i+1] + " from " + fields[i+2] + " is already mounted there"
 			}
 		}
-		return desc, true
+		found = true
 	}
-	return "", false
+	return desc, found
 }
 
 // Unmount detaches the filesystem at dir. Containers' bind mounts keep a

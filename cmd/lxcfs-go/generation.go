@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/fs"
@@ -31,6 +32,46 @@ const cloneEnv = "LXCFS_GO_SERVE_ON_CLONE"
 // healEnv=1 makes a daemon that mounted afresh heal containers' bind mounts
 // of its predecessors' dead connections, as "lxcfs-go remount" does.
 const healEnv = "LXCFS_GO_REMOUNT_AT_START"
+
+// restartEnv chooses who restarts a crashed daemon: "auto" (the default:
+// the fd holder does, unless systemd runs us: it restarts the unit itself)
+// or "never" (whoever started it; the holder only keeps the connection for
+// its grace period).
+const restartEnv = "LXCFS_GO_RESTART"
+
+// holderGraceEnv sets how long the holder keeps a connection that no daemon
+// serves (a Go duration; default 30s).
+const holderGraceEnv = "LXCFS_GO_HOLDER_GRACE"
+
+// restartSpec is what the fd holder needs to start this daemon again after
+// a crash, or nil when the holder must not (see restartEnv).
+func restartSpec() *fs.Restart {
+	underSystemd := os.Getenv("NOTIFY_SOCKET") != "" || os.Getenv("INVOCATION_ID") != ""
+	if os.Getenv(restartEnv) == "never" || underSystemd {
+		return nil
+	}
+	dir, _ := os.Getwd()
+	// Descriptors a predecessor or systemd passed this process are not
+	// there for a restarted one.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		for _, p := range []string{fs.TakeoverEnv + "=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES="} {
+			if strings.HasPrefix(kv, p) {
+				return true
+			}
+		}
+		return false
+	})
+	return &fs.Restart{Exe: exePath, Args: os.Args[1:], Env: env, Dir: dir}
+}
+
+// holderOptions reads the holder's settings from the environment.
+func holderOptions() fs.HolderOptions {
+	var o fs.HolderOptions
+	if d, err := time.ParseDuration(os.Getenv(holderGraceEnv)); err == nil && d > 0 {
+		o.Grace = d
+	}
+	return o
+}
 
 // stateInterval is how often the node table is checked for growth and,
 // if it grew, stored with the holder and the fd store. A node the kernel
@@ -106,11 +147,16 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 		if len(tk.Files) >= 3 {
 			g.fdstore = fs.AdoptFDStore(tk.Files[1:3])
 		}
+		// Attached before the predecessor hears we serve: the holder
+		// always has a daemon it knows to be alive, and never mistakes
+		// the predecessor's exit for a crash to restart from.
+		g.holder = tk.Holder
+		g.attachHolder()
 		if err := tk.Ready(); err != nil {
 			// The predecessor went away; we serve on, alone.
 			log.Warn("hand-over: telling the predecessor", "err", err)
 		}
-		g.srv, g.holder = srv, tk.Holder
+		g.srv = srv
 		nodes, handles := 0, 0
 		if st != nil {
 			nodes, handles = len(st.Nodes), len(st.Handles)
@@ -151,6 +197,9 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 			}
 		}
 		if g.srv == nil {
+			if err := makeMountpoint(o.mountpoint); err != nil {
+				return nil, err
+			}
 			g.fs = newFS(uint16(time.Now().UnixNano()) | 1)
 			srv, err := fs.Mount(o.mountpoint, g.fs, sopts)
 			if err != nil {
@@ -181,11 +230,7 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 		}
 	}
 	if g.holder != nil {
-		// Kept open for the life of the process; closing ends it.
-		var err error
-		if g.attach, err = g.holder.Attach(); err != nil {
-			log.Warn("fd holder attach", "err", err)
-		}
+		g.attachHolder()
 		// The node table now, then whenever it grows.
 		if err := g.holder.Put(g.fs.ExportState(false)); err != nil {
 			log.Warn("fd holder: storing the node table", "err", err)
@@ -197,6 +242,44 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 	}
 	log.Info("serving", "mountpoint", o.mountpoint, "fd_holder", g.holder != nil, "fd_store", g.fdstore != nil)
 	return g, nil
+}
+
+// attachHolder tells the holder that this process serves, once: the socket
+// stays open for the life of the process, and its closing without a
+// "leaving" first tells the holder we crashed.
+func (g *generation) attachHolder() {
+	if g.holder == nil || g.attach != nil {
+		return
+	}
+	var err error
+	if g.attach, err = g.holder.Attach(g.o.restart); err != nil {
+		g.log.Warn("fd holder attach", "err", err)
+	}
+}
+
+// leave tells the holder that this process exits on purpose: it is not to
+// be restarted.
+func (g *generation) leave() {
+	if g.attach != nil {
+		if err := fs.Leave(g.attach); err != nil {
+			g.log.Warn("fd holder: saying we leave", "err", err)
+		}
+	}
+}
+
+// makeMountpoint creates the mount point if it is missing, so that nothing
+// else needs to (the systemd unit used to run "mkdir -p" before every
+// start, which after a crash waited on the still-mounted, unserved FUSE
+// mount for as long as nobody served it). Mountinfo is read first: a
+// mounted mount point is never touched.
+func makeMountpoint(dir string) error {
+	if _, mounted := fs.LookupMount(dir); mounted {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("mountpoint: %w", err)
+	}
+	return nil
 }
 
 // healContainers binds the files of the new mount (device dev) over the
@@ -313,6 +396,7 @@ func (g *generation) upgrade(pid *pidfile) error {
 	}
 	// Under systemd the successor is the service's main process now.
 	sdNotify(fmt.Sprintf("MAINPID=%d", succ))
+	g.leave()
 	g.srv.Close()
 	return nil
 }
@@ -320,6 +404,7 @@ func (g *generation) upgrade(pid *pidfile) error {
 // stop ends serving on purpose: the holder lets go, and the mount goes.
 func (g *generation) stop() error {
 	close(g.stopKS)
+	g.leave()
 	if g.holder != nil {
 		if err := g.holder.Release(); err != nil {
 			g.log.Warn("fd holder release", "err", err)

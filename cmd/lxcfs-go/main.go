@@ -142,6 +142,7 @@ func serve(o *options, logger *slog.Logger) error {
 			Cgroup:      cgTree,
 		})
 	}
+	o.restart = restartSpec()
 	gen, err := startGeneration(o, logger, newFS, tk)
 	if err != nil {
 		return err
@@ -164,6 +165,7 @@ func serve(o *options, logger *slog.Logger) error {
 				return fmt.Errorf("FUSE connection ended: %w", err)
 			}
 			logger.Info("unmounted from outside; exiting")
+			gen.leave()
 			return nil
 		case sig := <-sigs:
 			switch sig {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/lxcfs-go/lxcfs-go/fs"
+
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +31,9 @@ type options struct {
 	sysFS        string
 	cgroupPrefix string
 	metricsAddr  string
+	// restart is given to the fd holder: how to start us after a crash
+	// (from the environment; see restartSpec).
+	restart *fs.Restart
 }
 
 type optSpec struct {

@@ -52,10 +52,11 @@ func TestSystemdUnitVerify(t *testing.T) {
 		"Type":                    "notify",
 		"ConditionVirtualization": "!container",
 		"Before":                  "lxc.service",
-		"ExecStartPre":            "/bin/mkdir -p /var/lib/lxcfs",
-		"ExecStart":               "/usr/bin/lxcfs-go -f /var/lib/lxcfs",
+		"ExecStart":               "/usr/bin/lxcfs-go -f -l /var/lib/lxcfs",
 		"ExecReload":              "/bin/kill -USR1 $MAINPID",
 		"Restart":                 "on-failure",
+		"RestartSec":              "100ms",
+		"OOMPolicy":               "continue",
 		"OOMScoreAdjust":          "-1000",
 		"KillMode":                "process",
 		"FileDescriptorStoreMax":  "8",
@@ -71,6 +72,12 @@ func TestSystemdUnitVerify(t *testing.T) {
 	// keeps it across a crash (docs/upgrade.md).
 	if v, ok := keys["ExecStopPost"]; ok {
 		t.Errorf("ExecStopPost=%q: the daemon recovers dead mounts itself; an unmount after a crash breaks containers", v)
+	}
+	// Nothing may touch the mount point before the daemon serves: after a
+	// crash it is still mounted and unserved, and "mkdir -p" (which stats
+	// it) waited there while systemd waited for it to start the daemon.
+	if v, ok := keys["ExecStartPre"]; ok {
+		t.Errorf("ExecStartPre=%q: the daemon creates the mount point; a command touching it before a restart blocks", v)
 	}
 }
 
@@ -92,7 +99,7 @@ func unitKeys(t *testing.T, unit string) map[string]string {
 }
 
 // TestSystemdUnitLifecycle does what systemd does with the unit, without
-// systemd: ExecStartPre, ExecStart with a NOTIFY_SOCKET until READY=1,
+// systemd: ExecStart with a NOTIFY_SOCKET until READY=1,
 // ExecReload, SIGTERM to the main process, ExecStopPost.
 func TestSystemdUnitLifecycle(t *testing.T) {
 	testenv.RequireMountAndCgroups(t)
@@ -100,10 +107,7 @@ func TestSystemdUnitLifecycle(t *testing.T) {
 	mnt := filepath.Join(t.TempDir(), "lxcfs")
 	keys := unitKeys(t, unitFor(t, bin, mnt))
 
-	// ExecStartPre: the mount point need not exist.
-	if out, err := command(time.Minute, "sh", "-c", keys["ExecStartPre"]); err != nil {
-		t.Fatalf("ExecStartPre: %v\n%s", err, out)
-	}
+	// The mount point does not exist: the daemon makes it.
 
 	// systemd's notify socket: a datagram socket named in NOTIFY_SOCKET.
 	sockPath := filepath.Join(t.TempDir(), "notify")

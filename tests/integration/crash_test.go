@@ -22,9 +22,12 @@ import (
 // stays the same.
 func TestCrashWithHolder(t *testing.T) {
 	testenv.RequireMountAndCgroups(t)
-	res := crashUnderLoad(t, nil)
+	res := crashUnderLoad(t, []string{restartNever})
 	res.report(t)
 }
+
+// restartNever leaves restarts to the test, as systemd does them.
+const restartNever = "LXCFS_GO_RESTART=never"
 
 // TestCrashServingOnClone measures the arrangement of kernels before 6.9
 // (LXCFS_GO_SERVE_ON_CLONE=1: each daemon reads from its own clone of the
@@ -32,7 +35,7 @@ func TestCrashWithHolder(t *testing.T) {
 // end with ECONNABORTED. It only reports; docs/upgrade.md has the numbers.
 func TestCrashServingOnClone(t *testing.T) {
 	testenv.RequireMountAndCgroups(t)
-	res := crashUnderLoad(t, []string{"LXCFS_GO_SERVE_ON_CLONE=1"})
+	res := crashUnderLoad(t, []string{"LXCFS_GO_SERVE_ON_CLONE=1", restartNever})
 	t.Logf("serving on clones: %d reads, %d failed, max latency %v; failures: %s",
 		res.reads, res.failed, res.maxLatency.Round(time.Microsecond), strings.Join(res.errs, "; "))
 	for _, e := range res.errs {
@@ -87,7 +90,7 @@ func crashUnderLoad(t *testing.T, env []string) loadResult {
 func TestHolderGrace(t *testing.T) {
 	testenv.RequireMountAndCgroups(t)
 	t.Parallel()
-	d := testenv.StartLiveDaemon(t, []string{"LXCFS_GO_HOLDER_GRACE=1s"})
+	d := testenv.StartLiveDaemon(t, []string{"LXCFS_GO_HOLDER_GRACE=1s", restartNever})
 	holders := d.Processes()
 	d.Kill()
 	start := time.Now()

@@ -131,6 +131,23 @@ func (d *LiveDaemon) StartWith(files []*os.File, names []string) error {
 	}
 }
 
+// WaitRestarted waits until a daemon other than old (one the fd holder
+// restarted) is in the pidfile and a read is answered.
+func (d *LiveDaemon) WaitRestarted(old int, timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if pid := d.PID(); pid != old && pid > 1 && Alive(pid) {
+			if _, err := os.ReadFile(d.Path("proc/meminfo")); err == nil {
+				return pid, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("no daemon other than %d serving after %v; log:\n%s", old, timeout, d.Log())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // PID is the pid in the pidfile, 0 if none.
 func (d *LiveDaemon) PID() int {
 	b, err := os.ReadFile(d.Pidfile)
