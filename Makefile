@@ -1,4 +1,5 @@
-# lxcfs-go. `make run` builds and mounts on /var/lib/lxcfs; `make test`
+# lxcfs-go. `make run` builds and mounts on /var/lib/lxcfs (with per-container
+# loadavg, as the systemd unit); `make test`
 # installs what the tests need and runs them all (as root).
 
 GO       ?= go
@@ -27,8 +28,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/lxcfs-go
 
 run: build
-	mkdir -p $(MNT)
-	./$(BIN) -f $(MNT)
+	./$(BIN) -f -l $(MNT)
 
 # Everything the tests use that a fresh Debian machine may lack.
 test-deps:
