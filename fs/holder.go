@@ -62,12 +62,10 @@ func HolderSocket(pidfile string) string { return pidfile + ".fd-holder" }
 // StartHolder starts a holder for s's connection, listening on socket, and
 // gives it the INIT request and the mount's identity.
 func StartHolder(exe, socket string, s *Server) (*HolderInfo, error) {
-	os.Remove(socket)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: socket, Net: "unix"})
+	ln, err := listenHolder(socket)
 	if err != nil {
-		return nil, fmt.Errorf("fd holder: %w", err)
+		return nil, err
 	}
-	ln.SetUnlinkOnClose(false)
 	lf, err := ln.File()
 	ln.Close()
 	if err != nil {
@@ -75,10 +73,6 @@ func StartHolder(exe, socket string, s *Server) (*HolderInfo, error) {
 		return nil, err
 	}
 	defer lf.Close()
-	if err := os.Chmod(socket, 0o600); err != nil {
-		os.Remove(socket)
-		return nil, err
-	}
 	cmd := exec.Command(exe, HolderSubcommand, s.Dir())
 	cmd.ExtraFiles = []*os.File{s.Conn(), lf}
 	// Where the daemon logs, the holder and the daemons it restarts do.
@@ -98,6 +92,43 @@ func StartHolder(exe, socket string, s *Server) (*HolderInfo, error) {
 		return nil, fmt.Errorf("fd holder: %w", err)
 	}
 	return h, nil
+}
+
+// listenHolder listens on socket, answering root only (mode 0600; each
+// request also checks the peer's credentials).
+func listenHolder(socket string) (*net.UnixListener, error) {
+	os.Remove(socket)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: socket, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("fd holder: %w", err)
+	}
+	ln.SetUnlinkOnClose(false)
+	if err := os.Chmod(socket, 0o600); err != nil {
+		ln.Close()
+		os.Remove(socket)
+		return nil, err
+	}
+	return ln, nil
+}
+
+// Keep gives s's connection to a keeper (a holder that runs apart from the
+// daemon, RunHolder with Keeper set), with the INIT request and the
+// mount's identity.
+func (h *HolderInfo) Keep(s *Server) error {
+	mid, _ := LookupMount(s.Dir())
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: h.Socket, Net: "unix"})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if !peerIsRoot(c) {
+		return fmt.Errorf("%s: not served by root", h.Socket)
+	}
+	if err := send(c, &message{Type: "put", Version: wireVersion, Init: s.Init(), Mount: &mid}, s.Conn()); err != nil {
+		return err
+	}
+	_, _, err = expect(c, "ok", time.Now().Add(5*time.Second))
+	return err
 }
 
 // call sends one request to the holder and returns its answer.
@@ -269,6 +300,14 @@ type HolderOptions struct {
 	// serves (default 30s): a crashed daemon that nobody restarts, or one
 	// that keeps crashing, must not leave readers waiting for ever.
 	Grace time.Duration
+	// Keeper makes a holder that outlives daemons and connections: it
+	// starts with no connection, listening on Socket, takes one from a
+	// daemon ("put" with the fd; HolderInfo.Keep), and when that
+	// connection ends or is released it waits for the next instead of
+	// exiting. Kubernetes runs it in a pod of its own, so that replacing
+	// the daemon's pod never ends the connection (docs/kubernetes.md).
+	Keeper bool
+	Socket string
 }
 
 // settleTime is how long a daemon must stay attached before it counts as
@@ -288,26 +327,38 @@ const (
 // connection on fd 3 and its listening socket on fd 4.
 func RunHolder(args []string, o HolderOptions, stderr io.Writer) int {
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGUSR1, syscall.SIGUSR2)
-	conn := os.NewFile(3, "/dev/fuse")
-	lf := os.NewFile(4, "holder socket")
-	if conn == nil || lf == nil {
-		fmt.Fprintln(stderr, "lxcfs-go fd-holder: started without its descriptors")
-		return 2
-	}
-	unix.CloseOnExec(3)
-	unix.CloseOnExec(4)
-	l, err := net.FileListener(lf)
-	lf.Close()
-	if err != nil {
-		fmt.Fprintf(stderr, "lxcfs-go fd-holder: %v\n", err)
-		return 2
+	var conn *os.File
+	var ln *net.UnixListener
+	if o.Keeper {
+		var err error
+		if ln, err = listenHolder(o.Socket); err != nil {
+			fmt.Fprintf(stderr, "lxcfs-go fd-holder: %v\n", err)
+			return 1
+		}
+	} else {
+		conn = os.NewFile(3, "/dev/fuse")
+		lf := os.NewFile(4, "holder socket")
+		if conn == nil || lf == nil {
+			fmt.Fprintln(stderr, "lxcfs-go fd-holder: started without its descriptors")
+			return 2
+		}
+		unix.CloseOnExec(3)
+		unix.CloseOnExec(4)
+		l, err := net.FileListener(lf)
+		lf.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "lxcfs-go fd-holder: %v\n", err)
+			return 2
+		}
+		ln = l.(*net.UnixListener)
 	}
 	if o.Grace <= 0 {
 		o.Grace = 30 * time.Second
 	}
 	h := &holder{
 		conn:     conn,
-		ln:       l.(*net.UnixListener),
+		keeper:   o.Keeper,
+		ln:       ln,
 		grace:    o.Grace,
 		log:      slog.New(slog.NewTextHandler(stderr, nil)).With("fd_holder", os.Getpid()),
 		held:     &message{Type: "held", PID: os.Getpid()},
@@ -319,12 +370,13 @@ func RunHolder(args []string, o HolderOptions, stderr io.Writer) int {
 
 // holder is the state of the holder process.
 type holder struct {
-	conn  *os.File // the FUSE connection, never read
-	ln    *net.UnixListener
-	grace time.Duration
-	log   *slog.Logger
+	keeper bool
+	ln     *net.UnixListener
+	grace  time.Duration
+	log    *slog.Logger
 
 	mu   sync.Mutex
+	conn *os.File // the FUSE connection, never read; nil in a keeper without one
 	held *message // INIT, mount identity, node table
 	// attached maps each attached daemon's socket to when it attached.
 	attached map[*net.UnixConn]time.Time
@@ -351,17 +403,31 @@ func (h *holder) run() int {
 		}
 		os.Exit(code)
 	}
+	// letGo drops the connection: a holder exits, a keeper waits for the
+	// next one. Called with h.mu held.
+	letGo := func() {
+		if !h.keeper {
+			quit(0)
+		}
+		h.conn.Close()
+		h.conn = nil
+		h.held = &message{Type: "held", PID: os.Getpid()}
+		h.restart = nil
+	}
 	go func() {
 		for {
 			time.Sleep(holderCheckInterval)
-			if ConnEnded(int(h.conn.Fd())) {
-				quit(0)
+			h.mu.Lock()
+			if h.conn != nil && ConnEnded(int(h.conn.Fd())) {
+				h.log.Info("the connection ended")
+				letGo()
 			}
-			if h.orphaned(time.Now()) {
+			if h.conn != nil && h.orphanedLocked(time.Now()) {
 				h.log.Error("no daemon has served the connection for the grace period; letting it go: readers get ENOTCONN",
 					"grace", h.grace)
-				quit(0)
+				letGo()
 			}
+			h.mu.Unlock()
 		}
 	}()
 	for {
@@ -379,9 +445,11 @@ func (h *holder) run() int {
 				return
 			}
 			m, files, err := recv(c, time.Now().Add(5*time.Second))
-			for _, f := range files {
-				f.Close()
-			}
+			defer func() {
+				for _, f := range files {
+					f.Close()
+				}
+			}()
 			if err != nil {
 				return
 			}
@@ -395,6 +463,17 @@ func (h *holder) run() int {
 			case "ping":
 				send(c, &message{Type: "pong", PID: os.Getpid()})
 			case "put":
+				if len(files) == 1 && h.keeper {
+					// A keeper takes a daemon's new connection; the
+					// daemon found the one kept before not mounted.
+					if h.conn != nil {
+						h.log.Warn("replacing the kept connection with a daemon's new one")
+						letGo()
+					}
+					h.conn, files = files[0], nil
+					h.lastGood = time.Now()
+					h.log.Info("keeping a connection", "mount", m.Mount)
+				}
 				if m.Init != nil {
 					h.held.Init = m.Init
 				}
@@ -406,10 +485,16 @@ func (h *holder) run() int {
 				}
 				send(c, &message{Type: "ok"})
 			case "get":
+				if h.conn == nil {
+					send(c, h.held)
+					return
+				}
 				send(c, h.held, h.conn)
 			case "release":
 				send(c, &message{Type: "ok"})
-				quit(0)
+				if h.conn != nil {
+					letGo()
+				}
 			default:
 				send(c, &message{Type: "error", Error: "unknown request " + m.Type})
 			}
@@ -417,11 +502,9 @@ func (h *holder) run() int {
 	}
 }
 
-// orphaned reports whether no settled daemon has been attached for the
-// grace period.
-func (h *holder) orphaned(now time.Time) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// orphanedLocked reports whether no settled daemon has been attached for
+// the grace period.
+func (h *holder) orphanedLocked(now time.Time) bool {
 	for _, since := range h.attached {
 		if now.Sub(since) >= settleTime {
 			h.lastGood = now

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/fs"
@@ -22,8 +21,15 @@ import (
 // to a successor). See docs/upgrade.md.
 
 // holderEnv chooses who keeps the FUSE connection across a crash:
-// "process" (the default: an "lxcfs-go fd-holder" process) or "none".
+// "process" (the default: an "lxcfs-go fd-holder" process the daemon
+// starts), "keeper" (an "lxcfs-go fd-keeper" that runs apart, started
+// before the daemon: on Kubernetes, in a pod of its own; the daemon then
+// leaves the connection with it when it stops, and never unmounts), or
+// "none".
 const holderEnv = "LXCFS_GO_FD_HOLDER"
+
+// keeperMode reports whether the connection is kept by an fd keeper.
+func keeperMode() bool { return os.Getenv(holderEnv) == "keeper" }
 
 // cloneEnv=1 serves on a clone of the connection's fd, as on kernels before
 // 6.9, to compare the two arrangements (docs/upgrade.md).
@@ -32,46 +38,6 @@ const cloneEnv = "LXCFS_GO_SERVE_ON_CLONE"
 // healEnv=1 makes a daemon that mounted afresh heal containers' bind mounts
 // of its predecessors' dead connections, as "lxcfs-go remount" does.
 const healEnv = "LXCFS_GO_REMOUNT_AT_START"
-
-// restartEnv chooses who restarts a crashed daemon: "auto" (the default:
-// the fd holder does, unless systemd runs us: it restarts the unit itself)
-// or "never" (whoever started it; the holder only keeps the connection for
-// its grace period).
-const restartEnv = "LXCFS_GO_RESTART"
-
-// holderGraceEnv sets how long the holder keeps a connection that no daemon
-// serves (a Go duration; default 30s).
-const holderGraceEnv = "LXCFS_GO_HOLDER_GRACE"
-
-// restartSpec is what the fd holder needs to start this daemon again after
-// a crash, or nil when the holder must not (see restartEnv).
-func restartSpec() *fs.Restart {
-	underSystemd := os.Getenv("NOTIFY_SOCKET") != "" || os.Getenv("INVOCATION_ID") != ""
-	if os.Getenv(restartEnv) == "never" || underSystemd {
-		return nil
-	}
-	dir, _ := os.Getwd()
-	// Descriptors a predecessor or systemd passed this process are not
-	// there for a restarted one.
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		for _, p := range []string{fs.TakeoverEnv + "=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES="} {
-			if strings.HasPrefix(kv, p) {
-				return true
-			}
-		}
-		return false
-	})
-	return &fs.Restart{Exe: exePath, Args: os.Args[1:], Env: env, Dir: dir}
-}
-
-// holderOptions reads the holder's settings from the environment.
-func holderOptions() fs.HolderOptions {
-	var o fs.HolderOptions
-	if d, err := time.ParseDuration(os.Getenv(holderGraceEnv)); err == nil && d > 0 {
-		o.Grace = d
-	}
-	return o
-}
 
 // stateInterval is how often the node table is checked for growth and,
 // if it grew, stored with the holder and the fd store. A node the kernel
@@ -106,6 +72,8 @@ type generation struct {
 	// holder keeps the node table then).
 	fdstore *fs.FDStore
 	stopKS  chan struct{}
+	// keeper: the holder is an fd keeper that outlives us (holderEnv).
+	keeper bool
 }
 
 // openPidfile locks the pidfile, or adopts the locked one a predecessor
@@ -123,7 +91,7 @@ func openPidfile(path string, tk *fs.Takeover) (*pidfile, error) {
 // startGeneration serves the mount: taken over from a predecessor (tk), or
 // resumed from the fd holder after a crash, or freshly mounted.
 func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.FS, tk *fs.Takeover) (*generation, error) {
-	g := &generation{o: o, log: log, stopKS: make(chan struct{})}
+	g := &generation{o: o, log: log, stopKS: make(chan struct{}), keeper: keeperMode()}
 	sopts := fs.ServerOptions{MountOptions: fs.MountOptions{Extra: o.fuseOpts}, Debug: o.debug, Logger: log,
 		ServeOnClone: os.Getenv(cloneEnv) == "1"}
 	useHolder := os.Getenv(holderEnv) != "none"
@@ -173,7 +141,19 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 		var held *fs.Held
 		from := ""
 		if useHolder {
-			if h := g.findHolder(); h != nil {
+			h := g.findHolder()
+			switch {
+			case h == nil && g.keeper:
+				return nil, fmt.Errorf("no fd keeper answers on %s (%s=keeper): start \"lxcfs-go fd-keeper\" first",
+					fs.HolderSocket(o.pidfile), holderEnv)
+			case h == nil:
+			case g.keeper:
+				g.holder, from = h, "fd keeper"
+				if held, err = h.Get(); err != nil {
+					log.Info("the fd keeper keeps no connection yet", "err", err)
+					held = nil
+				}
+			default:
 				if held, err = h.Get(); err != nil {
 					log.Warn("fd holder: releasing it", "err", err)
 					h.Release()
@@ -217,6 +197,13 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 			}
 			if os.Getenv(healEnv) == "1" {
 				g.healContainers(mid.Dev)
+			}
+			if g.keeper {
+				if err := g.holder.Keep(g.srv); err != nil {
+					g.srv.Unmount(2 * time.Second)
+					return nil, fmt.Errorf("fd keeper: %w", err)
+				}
+				log.Info("the fd keeper keeps the new connection", "socket", g.holder.Socket)
 			}
 		}
 		if useHolder && g.holder == nil {
@@ -328,7 +315,9 @@ func (g *generation) resume(held *fs.Held, from string, sopts fs.ServerOptions, 
 		held.Conn.Close()
 		if g.holder != nil {
 			g.holder.Release()
-			g.holder = nil
+			if !g.keeper {
+				g.holder = nil
+			}
 		}
 		return nil
 	}
@@ -405,6 +394,12 @@ func (g *generation) upgrade(pid *pidfile) error {
 func (g *generation) stop() error {
 	close(g.stopKS)
 	g.leave()
+	if g.keeper {
+		// The keeper keeps the connection for the next daemon (the
+		// next pod): nothing is unmounted, no container notices.
+		g.log.Info("leaving the connection with the fd keeper", "socket", g.holder.Socket)
+		return nil
+	}
 	if g.holder != nil {
 		if err := g.holder.Release(); err != nil {
 			g.log.Warn("fd holder release", "err", err)

@@ -175,12 +175,15 @@ func parseArgs(args []string) (*options, error) {
 	if o.pidfile == "" {
 		dir := o.runtimeDir
 		if dir == "" {
-			dir = "/run"
+			dir = filepath.Dir(defaultPidfile)
 		}
-		o.pidfile = filepath.Join(dir, "lxcfs-go.pid")
+		o.pidfile = filepath.Join(dir, filepath.Base(defaultPidfile))
 	}
 	return o, nil
 }
+
+// defaultPidfile is the pidfile without -p or --runtime-dir.
+const defaultPidfile = "/run/lxcfs-go.pid"
 
 func findLong(name string) *optSpec {
 	for i := range specs {

@@ -13,7 +13,7 @@ import (
 // (/var/lib/lxcfs by default).
 func remountMain(args []string, stdout, stderr io.Writer) int {
 	mnt := "/var/lib/lxcfs"
-	pidfile := "/run/lxcfs-go.pid"
+	pidfile := defaultPidfile
 	dry, all := false, false
 	for i := 0; i < len(args); i++ {
 		a := args[i]

@@ -17,9 +17,8 @@ var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	},
 	"check": checkMain,
 	// fd-holder is started by the daemon itself (docs/upgrade.md).
-	fs.HolderSubcommand: func(args []string, stdout, stderr io.Writer) int {
-		return fs.RunHolder(args, holderOptions(), stderr)
-	},
-	"remount": remountMain,
-	"show":    showMain,
+	fs.HolderSubcommand: holderMain,
+	"fd-keeper":         keeperMain,
+	"remount":           remountMain,
+	"show":              showMain,
 }

@@ -37,6 +37,17 @@ type LiveDaemon struct {
 // answers.
 func StartLiveDaemon(t testing.TB, env []string, args ...string) *LiveDaemon {
 	t.Helper()
+	d := NewLiveDaemon(t, env, args...)
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// NewLiveDaemon is StartLiveDaemon without the start: for tests that start
+// something beside the daemon first.
+func NewLiveDaemon(t testing.TB, env []string, args ...string) *LiveDaemon {
+	t.Helper()
 	RequireMountAndCgroups(t)
 	dir := t.TempDir()
 	d := &LiveDaemon{
@@ -56,9 +67,6 @@ func StartLiveDaemon(t testing.TB, env []string, args ...string) *LiveDaemon {
 	d.ReplaceBinary(DaemonBinary(t))
 	d.Args = append(append([]string{"-f", "-p", d.Pidfile}, args...), d.Mnt)
 	t.Cleanup(d.cleanup)
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
 	return d
 }
 
