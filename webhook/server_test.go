@@ -305,3 +305,22 @@ func TestMainFlags(t *testing.T) {
 		t.Errorf("extra argument: exit %d, want 2", code)
 	}
 }
+
+func TestMainCertificateModes(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--tls-cert", "c"}, 2, "either --tls-cert and --tls-key"},
+		{[]string{"--self-managed", "--tls-cert", "c", "--tls-key", "k"}, 2, "either"},
+		{[]string{"--self-managed", "--sync-interval", "0s"}, 2, "either"},
+		{[]string{"--self-managed", "--addr", "127.0.0.1:0"}, 1, "--kube-api"},
+	} {
+		var stderr bytes.Buffer
+		if code := Main(tc.args, io.Discard, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%q: exit %d, want %d saying %q:\n%s", tc.args, code, tc.code, tc.want, stderr.String())
+		}
+	}
+}
