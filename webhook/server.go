@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -200,6 +201,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&cfg.CertFile, "tls-cert", "", "TLS certificate `file` (PEM)")
 	flags.StringVar(&cfg.KeyFile, "tls-key", "", "TLS private key `file` (PEM)")
 	flags.StringVar(&cfg.Options.Dir, "lxcfs-dir", DefaultDir, "the daemon's mount `directory` on the nodes")
+	files := flags.String("files", strings.Join(Files, ","), "the daemon's `files` a pod gets, separated by commas; add "+
+		strings.Join(PressureFiles, ",")+" only where the runtime allows binding them (runc does not)")
 	selfManaged := flags.Bool("self-managed", false, "make, renew and publish its own CA and certificate")
 	sm := SelfManaged{}
 	flags.StringVar(&sm.Namespace, "namespace", "", "`namespace` of the Service and the CA Secret (default: the pod's)")
@@ -218,8 +221,22 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	files := cfg.CertFile != "" || cfg.KeyFile != ""
-	if flags.NArg() > 0 || files == *selfManaged || (files && (cfg.CertFile == "" || cfg.KeyFile == "")) || *interval <= 0 {
+	for _, f := range strings.Split(*files, ",") {
+		if f = strings.Trim(strings.TrimSpace(f), "/"); f == "" {
+			continue
+		} else if !KnownFile(f) {
+			fmt.Fprintf(stderr, "lxcfs-go webhook: --files: %q is not one of %s\n", f, strings.Join(append(slices.Clone(Files), PressureFiles...), ", "))
+			return 2
+		} else if !slices.Contains(cfg.Options.Files, f) {
+			cfg.Options.Files = append(cfg.Options.Files, f)
+		}
+	}
+	if len(cfg.Options.Files) == 0 {
+		fmt.Fprintln(stderr, "lxcfs-go webhook: --files names no file")
+		return 2
+	}
+	fromFiles := cfg.CertFile != "" || cfg.KeyFile != ""
+	if flags.NArg() > 0 || fromFiles == *selfManaged || (fromFiles && (cfg.CertFile == "" || cfg.KeyFile == "")) || *interval <= 0 {
 		fmt.Fprintln(stderr, "lxcfs-go webhook: want either --tls-cert and --tls-key, or --self-managed")
 		flags.Usage()
 		return 2
@@ -239,7 +256,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		log.Error("listen", "err", err)
 		return 1
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "lxcfs-dir", cfg.Options.Dir)
+	log.Info("serving", "addr", ln.Addr().String(), "lxcfs-dir", cfg.Options.Dir, "files", cfg.Options.Files)
 	if err := Serve(ctx, ln, cfg, log); err != nil {
 		log.Error("serve", "err", err)
 		return 1

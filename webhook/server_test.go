@@ -324,3 +324,19 @@ func TestMainCertificateModes(t *testing.T) {
 		}
 	}
 }
+
+func TestMainFilesFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		files string
+		want  string
+	}{
+		{"proc/meminfo,etc/shadow", `"etc/shadow" is not one of`},
+		{" , ", "names no file"},
+	} {
+		var stderr bytes.Buffer
+		if code := Main([]string{"--files", tc.files, "--self-managed"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("--files %q: exit %d, want 2 saying %q:\n%s", tc.files, code, tc.want, stderr.String())
+		}
+	}
+}
