@@ -51,10 +51,11 @@ func yamlList(t *testing.T, manifest, after, key string) []string {
 	return items
 }
 
-// TestDaemonSetCommand runs the DaemonSet container's command and its
-// preStop hook as kubelet would, on a temporary directory: the daemon
-// starts in the host's cgroup namespace through nsenter, mounts, and exits
-// 0 on SIGTERM after preStop has lazily unmounted it.
+// TestDaemonSetCommand runs the DaemonSet container's command, its
+// readiness probe and its preStop hook as kubelet would, on a temporary
+// directory: the daemon starts in the host's cgroup namespace through
+// `lxcfs-go host-cgroupns`, mounts, is ready, and exits 0 on SIGTERM after
+// preStop has lazily unmounted it, when it is no longer ready.
 func TestDaemonSetCommand(t *testing.T) {
 	testenv.RequireMountAndCgroups(t)
 	bin := testenv.DaemonBinary(t)
@@ -68,20 +69,24 @@ func TestDaemonSetCommand(t *testing.T) {
 		for i, a := range args {
 			a = strings.ReplaceAll(a, "/usr/bin/lxcfs-go", bin)
 			a = strings.ReplaceAll(a, "/run/lxcfs-go.pid", filepath.Join(dir, "pid"))
-			// In the pod, pid 1 is the node's init; here this test is in the
-			// host's cgroup namespace (and some VMs forbid opening pid 1's).
-			a = strings.ReplaceAll(a, "/proc/1/ns/", "/proc/"+strconv.Itoa(os.Getpid())+"/ns/")
 			out[i] = strings.ReplaceAll(a, "/var/lib/lxcfs", mnt)
 		}
 		return out
 	}
-	command := sub(yamlList(t, "daemonset.yaml", "- name: lxcfs-go", "command"))
+	daemonArgv := sub(yamlList(t, "daemonset.yaml", "- name: lxcfs-go", "command"))
 	preStop := sub(yamlList(t, "daemonset.yaml", "preStop:", "command"))
-	if len(command) < 3 || command[0] != "nsenter" || len(preStop) == 0 {
-		t.Fatalf("daemonset.yaml: command %q, preStop %q", command, preStop)
+	ready := sub(yamlList(t, "daemonset.yaml", "readinessProbe:", "command"))
+	if len(daemonArgv) < 3 || daemonArgv[1] != "host-cgroupns" || len(preStop) == 0 || len(ready) == 0 {
+		t.Fatalf("daemonset.yaml: command %q, preStop %q, readiness %q", daemonArgv, preStop, ready)
+	}
+	probe := func() (string, error) {
+		return command(10*time.Second, ready[0], ready[1:]...)
+	}
+	if out, err := probe(); err == nil {
+		t.Errorf("ready before the daemon started: %s", out)
 	}
 
-	daemon := exec.Command(command[0], command[1:]...)
+	daemon := exec.Command(daemonArgv[0], daemonArgv[1:]...)
 	var out strings.Builder
 	daemon.Stdout, daemon.Stderr = &out, &out
 	daemon.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -115,6 +120,11 @@ func TestDaemonSetCommand(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(mnt, "proc/meminfo")); err != nil || memTotal(string(b)) == "" {
 		t.Errorf("proc/meminfo through the DaemonSet's command: %v %q", err, b)
 	}
+	if out, err := probe(); err != nil {
+		t.Errorf("the readiness probe fails on a mounted daemon: %v", err)
+	} else if !strings.Contains(out, "ready") {
+		t.Errorf("readiness probe output %q", out)
+	}
 
 	// Pod deletion: preStop, then SIGTERM.
 	if out, err := exec.Command(preStop[0], preStop[1:]...).CombinedOutput(); err != nil {
@@ -122,6 +132,9 @@ func TestDaemonSetCommand(t *testing.T) {
 	}
 	if fileExists(filepath.Join(mnt, "proc")) {
 		t.Error("still mounted after preStop")
+	}
+	if out, err := probe(); err == nil || !strings.Contains(out, "not ready") {
+		t.Errorf("ready after preStop: %v %s", err, out)
 	}
 	// The daemon notices the unmount and exits by itself; kubelet's SIGTERM
 	// then finds it gone or on its way out. (A SIGTERM that lands while it
@@ -138,5 +151,35 @@ func TestDaemonSetCommand(t *testing.T) {
 	}
 	if waitErr != nil {
 		t.Errorf("the daemon exited with %v after preStop; kubelet would log a failure", waitErr)
+	}
+}
+
+// TestHostCgroupNS runs `lxcfs-go host-cgroupns` from inside a container's
+// cgroup namespace, as the DaemonSet's pod starts the daemon: the program
+// it execs must see cgroup paths as the host does (the container's full
+// path), where the container alone sees "/".
+func TestHostCgroupNS(t *testing.T) {
+	testenv.RequireMountAndCgroups(t)
+	bin := testenv.DaemonBinary(t)
+	cg := testenv.NewCgroup(t, testenv.CgroupOptions{})
+	c := testenv.StartContainer(t, cg, testenv.ContainerOptions{CgroupNS: true})
+	enter := []string{"nsenter", "--target", strconv.Itoa(c.PID), "--cgroup", "--"}
+
+	inside, stderr, err := c.Run(cg, append(enter, "cat", "/proc/self/cgroup")...)
+	if err != nil {
+		t.Fatalf("cat in the container's cgroup namespace: %v\n%s", err, stderr)
+	}
+	if strings.Contains(inside, cg.Rel()) {
+		t.Fatalf("the container's own view already names %s: the test sees nothing:\n%s", cg.Rel(), inside)
+	}
+
+	host, stderr, err := c.Run(cg, append(enter, bin, "host-cgroupns", "--exec", "cat", "/proc/self/cgroup")...)
+	if err != nil {
+		t.Fatalf("host-cgroupns: %v\n%s", err, stderr)
+	}
+	// The hierarchies the test cgroup is in (memory, cpu, ...) name it in
+	// the host's view; where it is not (pids, freezer), both views say "/".
+	if !strings.Contains(host, ":"+cg.Rel()+"\n") {
+		t.Errorf("through host-cgroupns /proc/self/cgroup does not name %s:\n%s\n(the container's view:\n%s)", cg.Rel(), host, inside)
 	}
 }
