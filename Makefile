@@ -132,3 +132,14 @@ LXCFS_GO_SOAK_SECONDS ?= 600
 soak: build
 	LXCFS_GO_BIN=$(abspath $(BIN)) LXCFS_GO_SOAK_SECONDS=$(LXCFS_GO_SOAK_SECONDS) LXCFS_GO_ISOLATION_SECONDS=60 \
 		$(GO) test -count=1 -timeout 30m -v -run '^(TestSoak|TestIsolation)$$' ./tests/integration/
+
+# A real systemd as PID 1: a Debian bookworm rootfs (debootstrap from the
+# mirror apt uses; cached in /var/cache/lxcfs-go-test, so only the first run
+# downloads) booted with systemd-nspawn, `make install` into it and the unit
+# enabled; then kill -9, systemctl reload, stop/start + remount and a crash
+# loop while a container reader reads proc/meminfo every 20 ms. Root,
+# /dev/fuse, debootstrap and systemd-nspawn (systemd-container). Not part of
+# `make test`.
+.PHONY: e2e-systemd
+e2e-systemd: build
+	LXCFS_GO_REAL_SYSTEMD=1 LXCFS_GO_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 30m -v ./tests/realsystemd/
