@@ -446,11 +446,22 @@ func (s *Server) Unmount(timeout time.Duration) error {
 	// running must not outlive what the caller frees next.
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(timeout):
+	deadline := time.After(timeout)
+	for {
+		select {
+		case <-done:
+			return err
+		case <-deadline:
+			return err
+		case <-time.After(time.Millisecond):
+		}
+		// Containers' bind mounts keep the connection alive after the
+		// mount point is gone, and the readers blocked in read(2) until
+		// the process exits: wait only for handlers that run.
+		if s.waiting.Load() == s.running.Load() {
+			return err
+		}
 	}
-	return err
 }
 
 // fuseDevIocClone is FUSE_DEV_IOC_CLONE, _IOR(229, 0, uint32_t); x/sys/unix
