@@ -212,6 +212,9 @@ func want(f File) cgroupview.Want {
 
 // Caller is the container a request comes from.
 type Caller struct {
+	// TID is the thread that asked; its time namespace decides the boot
+	// that uptime and btime count from.
+	TID int
 	// Ref is the process whose cgroups are used: the init of the caller's
 	// pid namespace, or the caller itself in the daemon's namespace.
 	Ref     cgroupview.Process
@@ -238,7 +241,7 @@ func (s *Source) Resolve(tid int) (*Caller, error) {
 		}
 		return nil, err
 	}
-	return &Caller{Ref: ref, Init: init, Cgroups: cgs}, nil
+	return &Caller{TID: tid, Ref: ref, Init: init, Cgroups: cgs}, nil
 }
 
 // Render appends the content of f as the thread tid sees it to dst.
@@ -306,7 +309,8 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 			t.Blocked--
 			t.Running++
 		}
-		in := proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: snap.Tasks}
+		boot := s.boot(c)
+		in := proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: snap.Tasks, Boot: &boot}
 		in.Times = s.cpuTimes(c, in.View, snap.Usage)
 		return proc.Stat(dst, host, in), nil
 	case Uptime:
@@ -314,9 +318,11 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
+		boot := s.boot(c)
 		return proc.Uptime(dst, host, proc.UptimeInput{
-			InitStartTicks: c.Init.StartTicks,
-			ClockTicks:     clockTicks,
+			InitStartTicks: boot.InitStartTicks,
+			ClockTicks:     boot.ClockTicks,
+			TimeNS:         boot.TimeNS,
 			VisibleCPUs:    len(s.cpuView(snap).Host),
 			Usage:          snap.Usage,
 		}), nil
@@ -354,6 +360,25 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 		return append(dst, '\n'), nil
 	}
 	return s.host(dst, f)
+}
+
+// boot is when the caller's system booted: its container init's start, or
+// its time namespace's boot when it is in one with an offset of its own
+// (proc.Boot). An offset that cannot be read counts as none.
+func (s *Source) boot(c *Caller) proc.Boot {
+	b := proc.Boot{InitStartTicks: c.Init.StartTicks, ClockTicks: clockTicks}
+	if c.TID <= 0 {
+		return b
+	}
+	off, ok, err := s.view.BoottimeOffset(c.TID)
+	if err != nil {
+		s.log.Debug("time namespace offset unavailable, counting from the container init", "pid", c.TID, "err", err)
+		return b
+	}
+	if ok && off != 0 {
+		b.TimeNS = &proc.TimeNS{BoottimeOffsetNanos: off}
+	}
+	return b
 }
 
 // loadFor is the caller's load under -l; nil (the host's file) without -l,

@@ -118,7 +118,7 @@ func (s *Source) ResolveOwn(pid int) (*Caller, error) {
 			p.StartTicks = t
 		}
 	}
-	return &Caller{Ref: p, Init: p, Cgroups: cgs}, nil
+	return &Caller{TID: pid, Ref: p, Init: p, Cgroups: cgs}, nil
 }
 
 // RenderOwn renders f for a caller resolved by ResolveOwn. The sys cpuN
@@ -552,6 +552,9 @@ func (e *explainer) stat(shown, host []byte) []Explanation {
 		}
 		out = append(out, Explanation{Field: "cpu", Shown: sl, Host: hl, From: from})
 	}
+	if s, h := statValue(shown, "btime"), statValue(host, "btime"); s != h {
+		out = append(out, Explanation{Field: "btime", Shown: s, Host: h, From: e.bootFrom("host btime")})
+	}
 	for _, k := range []string{"procs_running", "procs_blocked"} {
 		s, h := statValue(shown, k), statValue(host, k)
 		if s != h {
@@ -560,6 +563,26 @@ func (e *explainer) stat(shown, host []byte) []Explanation {
 		}
 	}
 	return out
+}
+
+// bootFrom says where the caller's boot comes from, for uptime (base "host
+// uptime") and btime ("host btime"): they count from the same boot.
+func (e *explainer) bootFrom(base string) string {
+	b := e.s.boot(e.c)
+	if ns := b.TimeNS; ns != nil {
+		op := "+"
+		if base == "host btime" {
+			op = "-"
+		}
+		return fmt.Sprintf("%s %s the boottime offset of the time namespace of pid %d (%s s, /proc/%d/timens_offsets), as the kernel shows it there",
+			base, op, e.c.TID, strconv.FormatFloat(float64(ns.BoottimeOffsetNanos)/1e9, 'f', -1, 64), e.c.TID)
+	}
+	op := "-"
+	if base == "host btime" {
+		op = "+"
+	}
+	return fmt.Sprintf("%s %s start time of the container init, pid %d (%d ticks / %d Hz): the container boots when its init starts",
+		base, op, e.c.Init.PID, e.c.Init.StartTicks, clockTicks)
 }
 
 func nanos(n uint64) string { return strconv.FormatFloat(float64(n)/1e9, 'f', 2, 64) + " s" }
@@ -585,8 +608,7 @@ func (e *explainer) uptime(shown, host []byte) []Explanation {
 	}
 	var out []Explanation
 	if s[0] != h[0] {
-		out = append(out, Explanation{Field: "uptime", Shown: s[0], Host: h[0],
-			From: fmt.Sprintf("host uptime - start time of pid %d (%d ticks / %d Hz)", e.c.Init.PID, e.c.Init.StartTicks, clockTicks)})
+		out = append(out, Explanation{Field: "uptime", Shown: s[0], Host: h[0], From: e.bootFrom("host uptime")})
 	}
 	if s[1] != h[1] {
 		from := "uptime x visible CPUs"

@@ -64,7 +64,10 @@
 //   - pressure: the container's cgroup2 file on v2 and hybrid hosts (lxcfs:
 //     7.0 on v2 only, and io always the host's).
 //   - uptime: idle = age x visible CPUs - usage (lxcfs: age - usage on v1,
-//     age on v2).
+//     age on v2); a reader in a time namespace with a boottime offset gets
+//     the namespace's age, as the kernel shows it (lxcfs: the init's).
+//   - stat: btime is the boot uptime counts from (lxcfs: the host's), so
+//     btime + uptime = now (see Boot).
 //   - online: as lxcfs, host numbers, or 0-(n-1) under --enable-cfs; SPEC
 //     makes present and possible the same.
 package proc

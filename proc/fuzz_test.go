@@ -56,7 +56,8 @@ func FuzzStat(f *testing.F) {
 		if err != nil || s.Count() > 256 {
 			return
 		}
-		in := StatInput{View: CPUView{Host: s.CPUs(), Renumber: renumber}, ClockTicks: 100}
+		in := StatInput{View: CPUView{Host: s.CPUs(), Renumber: renumber}, ClockTicks: 100,
+			Boot: &Boot{ClockTicks: 100}}
 		switch usageKind % 3 {
 		case 1:
 			in.Usage = &cgroupview.CPUUsage{PerCPU: []cgroupview.CPUTime{{UserNanos: 1e9}, {SystemNanos: 1 << 63}, {}}}

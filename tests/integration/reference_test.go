@@ -122,8 +122,12 @@ var sameAsReference = []struct {
 		if diff := cmp.Diff(statNames(r), statNames(o)); diff != "" {
 			t.Fatalf("line names (-lxcfs +ours):\n%s", diff)
 		}
-		if x, y := statLineNamed(t, o, "btime"), statLineNamed(t, r, "btime"); !slices.Equal(x.Fields, y.Fields) {
-			t.Errorf("btime %v, lxcfs %v", x.Fields, y.Fields)
+		// lxcfs keeps the host's btime; ours is the boot uptime counts
+		// from, the start of the reader's pid namespace's init (host pid
+		// 1 here), whole seconds.
+		x, y := statLineNamed(t, o, "btime"), statLineNamed(t, r, "btime")
+		if len(x.Fields) != 1 || len(y.Fields) != 1 || x.num(0) != y.num(0)+pid1StartTicks(t)/userHZ {
+			t.Errorf("btime %v, lxcfs %v; want lxcfs's + host pid 1's start (%d ticks)", x.Fields, y.Fields, pid1StartTicks(t))
 		}
 		if c.cfs {
 			return // lxcfs's cpuview keeps per-cgroup history (first read all 0): only the shape compares
