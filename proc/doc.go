@@ -43,7 +43,9 @@
 //     v1 SwapTotal is the swap share alone, not the memsw limit. v2 Mapped,
 //     Dirty, Writeback, AnonHugePages, Slab, SReclaimable and SUnreclaim come
 //     from memory.stat (lxcfs prints 0); Zswap/Zswapped are the cgroup's
-//     (5.0.3 shows the host's).
+//     (5.0.3 shows the host's). Every other field is the container's,
+//     derived by a rule, or 0 (lxcfs copies the host's Mlocked,
+//     KReclaimable, KernelStack, CommitLimit, DirectMap*, ...); see Meminfo.
 //   - swaps: the kernel's header (lxcfs's has single tabs before Used and
 //     Priority); size is meminfo's SwapTotal and used is SwapTotal - SwapFree,
 //     also without a swap limit (5.0.3 shows host SwapFree as Used there).

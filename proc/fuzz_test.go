@@ -32,8 +32,8 @@ func FuzzMeminfo(f *testing.F) {
 		if n, m := bytes.Count(got, []byte("\n")), bytes.Count(host, []byte("\n")); n != m && n != m+1 {
 			t.Fatalf("%d lines from %d", n, m)
 		}
-		h := scanMeminfo(got)
-		v, ok := newMemView(scanMeminfo(host), mem, Options{})
+		h := scanMeminfo(got, true)
+		v, ok := newMemView(scanMeminfo(host, true), mem, Options{})
 		if ok && h.hasTotal && h.totalKB != v.totalKB {
 			t.Fatalf("MemTotal %d, computed %d", h.totalKB, v.totalKB)
 		}

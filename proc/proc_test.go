@@ -244,10 +244,12 @@ func TestMeminfoOdd(t *testing.T) {
 		{"garbage MemTotal, unlimited: host copy", "MemTotal: x kB\nMemFree: 5 kB\n", unlimited, "MemTotal: x kB\nMemFree: 5 kB\n"},
 		{"limit above host", "MemTotal: 32768 kB\nMemFree: 5 kB\n", limited, "MemTotal:          32768 kB\nMemFree:           16384 kB\n"},
 		{"zero limit", "MemTotal: 32768 kB\nMemFree: 5 kB\nMemAvailable: 5 kB\n", &cgroupview.Memory{Limit: cgroupview.Bytes(0), Swappiness: -1}, "MemTotal:              0 kB\nMemFree:               0 kB\nMemAvailable:          0 kB\n"},
-		{"no trailing newline", "MemTotal: 32768 kB\nMlocked: 5 kB", limited, "MemTotal:          32768 kB\nMlocked: 5 kB"},
-		{"rewritten last line gets a newline", "Mlocked: 5 kB\nMemTotal: 32768 kB", limited, "Mlocked: 5 kB\nMemTotal:          32768 kB\n"},
+		{"no trailing newline", "MemTotal: 32768 kB\nHugepagesize: 2048 kB", limited, "MemTotal:          32768 kB\nHugepagesize: 2048 kB"},
+		{"rewritten last line gets a newline", "Hugepagesize: 2048 kB\nMemTotal: 32768 kB", limited, "Hugepagesize: 2048 kB\nMemTotal:          32768 kB\n"},
+		{"an unknown kB line without a newline is 0", "MemTotal: 32768 kB\nNewThing: 5 kB", limited, "MemTotal:          32768 kB\nNewThing:              0 kB\n"},
+		{"an unknown count is kept", "MemTotal: 32768 kB\nNewCount: 5\n", limited, "MemTotal:          32768 kB\nNewCount: 5\n"},
 		{"label with a blank is not a label", "Mem Total: 1 kB\n", limited, "Mem Total: 1 kB\n"},
-		{"long label", "AVeryLongLabelIndeed: 1 kB\nBuffers: 1 kB\n", limited, "AVeryLongLabelIndeed: 1 kB\nBuffers:               0 kB\n"},
+		{"long label", "AVeryLongLabelIndeed: 1 kB\nBuffers: 1 kB\n", limited, "AVeryLongLabelIndeed:       0 kB\nBuffers:               0 kB\n"},
 	} {
 		if got := string(Meminfo(nil, []byte(tc.host), tc.mem, Options{})); got != tc.want {
 			t.Errorf("%s:\ngot  %q\nwant %q", tc.name, got, tc.want)
