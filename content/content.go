@@ -311,7 +311,7 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 		}
 		boot := s.boot(c)
 		in := proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: snap.Tasks, Boot: &boot}
-		in.Times = s.cpuTimes(c, in.View, snap.Usage)
+		in.Times = s.cpuTimes(c, in.View, snap)
 		return proc.Stat(dst, host, in), nil
 	case Uptime:
 		host, err := s.read(f)
@@ -319,7 +319,12 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 			return dst, err
 		}
 		boot := s.boot(c)
+		var quota float64
+		if s.opts.Render.CFS && snap.CPU != nil {
+			quota = snap.CPU.QuotaCPUs
+		}
 		return proc.Uptime(dst, host, proc.UptimeInput{
+			QuotaCPUs:      quota,
 			InitStartTicks: boot.InitStartTicks,
 			ClockTicks:     boot.ClockTicks,
 			TimeNS:         boot.TimeNS,
@@ -402,18 +407,43 @@ func (s *Source) loadFor(c *Caller) *proc.Load {
 		s.log.Debug("container load unavailable, serving the host file", "pid", c.Ref.PID, "cgroup", cg.Dir, "err", err)
 		return nil
 	}
-	return &proc.Load{Avg: v.Avg, Running: v.Running, Total: v.Total, LastPID: v.LastPID}
+	return &proc.Load{Avg: v.Avg, Running: v.Running, Total: v.Total, LastPID: s.lastPIDFor(c, v.LastPID)}
+}
+
+// lastPIDFor is loadavg's last-pid field for the caller: the container's
+// newest thread (the largest host thread id of its cgroup, kept by the
+// sampler) as the caller's pid namespace numbers it, since a host pid means
+// nothing there (and can go down as host pids wrap). When that thread is
+// gone or the caller cannot see it, the init of the caller's namespace
+// stands in: a pid the caller can always see.
+func (s *Source) lastPIDFor(c *Caller, hostPID int) int {
+	if c.TID <= 0 || hostPID <= 0 {
+		return hostPID
+	}
+	if n, ok := s.view.PIDIn(hostPID, c.TID); ok {
+		return n
+	}
+	if n, ok := s.view.PIDIn(c.Init.PID, c.TID); ok {
+		return n
+	}
+	return 0
 }
 
 // cpuTimes is the --enable-cfs per-CPU history of the caller's container;
 // nil without --enable-cfs or without usage (stat then shows the stateless
 // lines).
-func (s *Source) cpuTimes(c *Caller, view proc.CPUView, u *cgroupview.CPUUsage) []proc.CPUTimes {
+func (s *Source) cpuTimes(c *Caller, view proc.CPUView, snap *cgroupview.Snapshot) []proc.CPUTimes {
+	u := snap.Usage
 	if s.cpuHist == nil || u == nil || !view.Renumber || len(view.Host) == 0 {
 		return nil
 	}
+	var quota float64
+	if snap.CPU != nil {
+		quota = snap.CPU.QuotaCPUs
+	}
 	key := c.Cgroups.V1["cpuacct"] + "\x00" + c.Cgroups.Unified
 	return s.cpuHist.Times(cpuview.Input{
+		QuotaCPUs:   quota,
 		Key:         key,
 		CPUs:        len(view.Host),
 		UserTicks:   nsTicks(u.UserNanos),

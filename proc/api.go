@@ -32,6 +32,10 @@ type UptimeInput struct {
 	TimeNS *TimeNS
 	// VisibleCPUs is len(CPUView.Host).
 	VisibleCPUs int
+	// QuotaCPUs is, under --enable-cfs, the CFS quota in CPUs (0: none).
+	// Below VisibleCPUs it is the capacity idle counts against, as in
+	// stat's CPU lines (package cpuview).
+	QuotaCPUs float64
 	// Usage is the container's CPU usage; nil when unknown.
 	Usage *cgroupview.CPUUsage
 }

@@ -129,6 +129,8 @@ func TestUptime(t *testing.T) {
 		{"exponent", "1e5 3\n", UptimeInput{ClockTicks: 100}, "1e5 3\n"},
 		{"trailing junk", "12.5x 3\n", UptimeInput{ClockTicks: 100}, "12.5x 3\n"},
 		{"huge", strings.Repeat("9", 400) + " 1\n", UptimeInput{ClockTicks: 100}, strings.Repeat("9", 400) + " 1\n"},
+		{"fractional quota: idle against the quota", "209.66 383.86\n", UptimeInput{InitStartTicks: 9966, ClockTicks: 100, VisibleCPUs: 1, QuotaCPUs: 0.5, Usage: usage}, "110.00 53.00\n"},
+		{"quota above the CPUs", "209.66 383.86\n", UptimeInput{InitStartTicks: 9966, ClockTicks: 100, VisibleCPUs: 2, QuotaCPUs: 3, Usage: usage}, "110.00 218.00\n"},
 		{"time namespace: the kernel's boot, not the init's", "209.66 383.86\n",
 			UptimeInput{InitStartTicks: 9966, ClockTicks: 100, VisibleCPUs: 1, TimeNS: &TimeNS{BoottimeOffsetNanos: -200e9}}, "9.66 9.66\n"},
 		{"time namespace booted before the host", "209.66 383.86\n",

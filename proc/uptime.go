@@ -9,8 +9,11 @@ import (
 // both in seconds with two decimals.
 //
 //	age  = host uptime - InitStartTicks/ClockTicks, floored at 0
-//	idle = age * VisibleCPUs - usage, floored at 0
+//	idle = age * capacity - usage, floored at 0
 //
+// capacity is VisibleCPUs (at least 1), or QuotaCPUs where that is below
+// it (--enable-cfs with a fractional quota: a container at its quota is not
+// idle).
 // The host uptime is the first number of hostUptime (the host's
 // /proc/uptime), and InitStartTicks field 22 of the container init's
 // /proc/<pid>/stat, so age is how long the container's init has run. A
@@ -36,7 +39,11 @@ func Uptime(dst, hostUptime []byte, in UptimeInput) []byte {
 	if in.Usage != nil {
 		busy = (float64(in.Usage.UserNanos) + float64(in.Usage.SystemNanos)) / 1e9
 	}
-	idle := max(age*float64(max(in.VisibleCPUs, 1))-busy, 0)
+	capacity := float64(max(in.VisibleCPUs, 1))
+	if in.QuotaCPUs > 0 && in.QuotaCPUs < capacity {
+		capacity = in.QuotaCPUs
+	}
+	idle := max(age*capacity-busy, 0)
 	dst = strconv.AppendFloat(dst, age, 'f', 2, 64)
 	dst = append(dst, ' ')
 	dst = strconv.AppendFloat(dst, idle, 'f', 2, 64)

@@ -46,6 +46,9 @@ func TestAgainstReference(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			c := &comparison{cfs: mode.quota >= 0}
+			if c.cfs {
+				c.quotaCPUs = float64(mode.quota) / 100000
+			}
 			c.oursD = testenv.StartDaemon(t, mode.args...)
 			c.refD = testenv.StartReference(t, mode.args...)
 			c.cg = newCgroup(t)
@@ -286,13 +289,16 @@ var differences = []difference{
 	},
 	{
 		what:   "uptime idle",
-		ours:   "age × visible CPUs - CPU time of the caller's container cgroup, floored at 0",
+		ours:   "age × visible CPUs (× the quota under --enable-cfs, where it is fewer) - CPU time of the caller's container cgroup, floored at 0",
 		lxcfs:  "age - CPU time of the init's cpuacct cgroup (for a host caller: host pid 1's, i.e. the whole host)",
 		reason: "idle summed over CPUs as the kernel does, and charged to the container that is looked at",
 		check: func(t *testing.T, c *comparison) {
 			oUp, oIdle := mustUptime(t, c.ours.file(t, uptime))
 			rUp, rIdle := mustUptime(t, c.ref.file(t, uptime))
 			n := float64(len(processorLines(c.ours.file(t, cpuinfo))))
+			if c.quotaCPUs > 0 && c.quotaCPUs < n {
+				n = c.quotaCPUs // --enable-cfs: idle counts against the quota
+			}
 			// The usages were sampled just before and just after the
 			// reader ran; the daemons sampled them in between.
 			lo := math.Max(0, oUp*n-c.cgUsage[1].Seconds())
@@ -548,6 +554,7 @@ const busyLoops = 3
 // comparison is what one reader saw through both mounts.
 type comparison struct {
 	cfs         bool
+	quotaCPUs   float64 // under --enable-cfs
 	oursD, refD *testenv.Daemon
 	cg          *testenv.Cgroup
 	ours, ref   observed
