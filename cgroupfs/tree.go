@@ -40,7 +40,8 @@ type Options struct {
 // Hierarchy is one served hierarchy and its root, held open.
 type Hierarchy struct {
 	// Name is the directory name: the controller list as /proc/self/cgroup
-	// prints it ("cpu,cpuacct", "name=systemd"), or "unified".
+	// prints it ("cpu,cpuacct"), a named hierarchy without its "name="
+	// ("systemd", as lxcfs names it), or "unified".
 	Name    string
 	Version int
 	ctrl    string // key of cgroupview.Cgroups.V1; "" for cgroup2
@@ -107,8 +108,17 @@ func New(opts Options) (*Tree, error) {
 
 // HierarchyName is the name of a v1 hierarchy with these controllers (as
 // its mount's super options list them, which is the kernel's order, the
-// one /proc/<pid>/cgroup prints).
-func HierarchyName(controllers []string) string { return strings.Join(controllers, ",") }
+// one /proc/<pid>/cgroup prints), with "name=" dropped from a named
+// hierarchy: lxcfs lists the named hierarchy "name=systemd" as "systemd"
+// (the base name of its mount), and its LXC hook binds cgroup/<name> to
+// /sys/fs/cgroup/<name>, where systemd looks for "systemd".
+func HierarchyName(controllers []string) string {
+	names := make([]string, len(controllers))
+	for i, c := range controllers {
+		names[i] = strings.TrimPrefix(c, "name=")
+	}
+	return strings.Join(names, ",")
+}
 
 // Close releases the hierarchy roots.
 func (t *Tree) Close() {

@@ -494,3 +494,49 @@ func TestPidTranslation(t *testing.T) {
 		t.Errorf("cgroup.procs read in the host namespace = %q, %v", b, err)
 	}
 }
+
+// TestTreeHierarchyNames: hierarchies are named as lxcfs names them, a
+// named hierarchy without "name=" (lxcfs's LXC hook binds cgroup/systemd
+// where systemd looks for it), co-mounted controllers joined by commas.
+func TestTreeHierarchyNames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ctrls []string
+		want  string
+	}{
+		{[]string{"memory"}, "memory"},
+		{[]string{"cpu", "cpuacct"}, "cpu,cpuacct"},
+		{[]string{"name=systemd"}, "systemd"},
+		{[]string{"name=elogind"}, "elogind"},
+		{[]string{"net_cls", "net_prio"}, "net_cls,net_prio"},
+	} {
+		if got := HierarchyName(tc.ctrls); got != tc.want {
+			t.Errorf("HierarchyName(%q) = %q, want %q", tc.ctrls, got, tc.want)
+		}
+	}
+	sd, mem := t.TempDir(), t.TempDir()
+	tr, err := New(Options{
+		Layout: &cgroupview.Layout{Kind: cgroupview.LayoutV1, Hierarchies: []cgroupview.Hierarchy{
+			{Version: 1, Controllers: []string{"name=systemd"}, MountPoint: sd, Root: "/"},
+			{Version: 1, Controllers: []string{"memory"}, MountPoint: mem, Root: "/"},
+		}},
+		Resolver: &fakeResolver{ref: self(t), path: "/"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	var got []string
+	for _, h := range tr.Hierarchies() {
+		got = append(got, h.Name)
+	}
+	if want := []string{"systemd", "memory"}; !slices.Equal(got, want) {
+		t.Errorf("hierarchies %q, want %q", got, want)
+	}
+	if tr.Hierarchy("name=systemd") != nil {
+		t.Error(`cgroup/name=systemd exists; lxcfs has only cgroup/systemd`)
+	}
+	if h := tr.Hierarchy("systemd"); h == nil || h.ctrl != "name=systemd" {
+		t.Errorf("cgroup/systemd = %+v, want the hierarchy of name=systemd", h)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -492,4 +493,46 @@ func ParseStatusField(b []byte, key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// PIDIn is thread pid (a host pid) as the pid namespace of thread reader
+// numbers it, read from the NSpid lines of /proc/<pid>/status: the entry at
+// the reader's depth. ok is false when either is gone, or pid has no number
+// there (it is outside the reader's namespace: shallower, or a process of
+// another namespace at the same depth). A pid in a namespace nested below
+// the reader's is numbered by its entry at the reader's depth, which is
+// right when the nested namespace descends from the reader's, as inside a
+// container it does.
+func (v *View) PIDIn(pid, reader int) (int, bool) {
+	readerNS, ok := v.nspid(reader)
+	if !ok {
+		return 0, false
+	}
+	pidNS, ok := v.nspid(pid)
+	depth := len(readerNS) - 1
+	if !ok || len(pidNS) <= depth {
+		return 0, false
+	}
+	if len(pidNS) == len(readerNS) {
+		a, err1 := v.pidNS(pid)
+		b, err2 := v.pidNS(reader)
+		if err1 != nil || err2 != nil || a != b {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(pidNS[depth])
+	return n, err == nil && n > 0
+}
+
+func (v *View) nspid(pid int) ([]string, bool) {
+	b, err := readSmall(v.procPath(pid, "status"))
+	if err != nil {
+		return nil, false
+	}
+	s, ok := ParseStatusField(b, "NSpid")
+	if !ok {
+		return nil, false
+	}
+	f := strings.Fields(s)
+	return f, len(f) > 0
 }

@@ -144,6 +144,8 @@ func parseMemoryStatV1(b []byte, hier *hierarchicalV1) (MemoryStat, error) {
 			p = &s.InactiveFileBytes
 		case "total_unevictable":
 			p = &s.UnevictableBytes
+		case "total_swapcached":
+			p = &s.SwapCachedBytes
 		default:
 			return nil
 		}

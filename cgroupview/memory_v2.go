@@ -85,6 +85,22 @@ func ParseMemoryStatV2(b []byte) (MemoryStat, error) {
 			p = &s.InactiveFileBytes
 		case "unevictable":
 			p = &s.UnevictableBytes
+		case "swapcached":
+			p = &s.SwapCachedBytes
+		case "kernel_stack":
+			p = &s.KernelStackBytes
+		case "pagetables":
+			p = &s.PageTablesBytes
+		case "sec_pagetables":
+			p = &s.SecPageTablesBytes
+		case "percpu":
+			p = &s.PercpuBytes
+		case "vmalloc":
+			p = &s.VmallocBytes
+		case "file_thp":
+			p = &s.FileHugeBytes
+		case "shmem_thp":
+			p = &s.ShmemHugeBytes
 		case "slab":
 			p, s.HasSlab = &s.SlabBytes, true
 		case "slab_reclaimable":

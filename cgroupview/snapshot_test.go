@@ -53,6 +53,7 @@ func wantStatV1(n uint64) MemoryStat {
 		WritebackBytes: v("total_writeback"), ActiveAnonBytes: v("total_active_anon"),
 		InactiveAnonBytes: v("total_inactive_anon"), ActiveFileBytes: v("total_active_file"),
 		InactiveFileBytes: v("total_inactive_file"), UnevictableBytes: v("total_unevictable"),
+		SwapCachedBytes: v("total_swapcached"),
 	}
 }
 
@@ -70,6 +71,10 @@ func wantStatV2(n uint64, zswap bool) MemoryStat {
 		InactiveFileBytes: v("inactive_file"), UnevictableBytes: v("unevictable"),
 		HasSlab: true, SlabBytes: v("slab"), SlabReclaimableBytes: v("slab_reclaimable"),
 		SlabUnreclaimableBytes: v("slab_unreclaimable"),
+		SwapCachedBytes:        v("swapcached"), KernelStackBytes: v("kernel_stack"),
+		PageTablesBytes: v("pagetables"), SecPageTablesBytes: v("sec_pagetables"),
+		PercpuBytes: v("percpu"), VmallocBytes: v("vmalloc"),
+		FileHugeBytes: v("file_thp"), ShmemHugeBytes: v("shmem_thp"),
 	}
 	if zswap {
 		s.HasZswap, s.ZswapBytes, s.ZswappedBytes = true, v("zswap"), v("zswapped")

@@ -92,6 +92,20 @@ type MemoryStat struct {
 	ActiveFileBytes   uint64 // active_file
 	InactiveFileBytes uint64 // inactive_file
 	UnevictableBytes  uint64 // unevictable
+	SwapCachedBytes   uint64 // v1 total_swapcached, v2 swapcached (5.19+)
+	// Kernel memory by kind, v2 only (v1 memory.stat has none of these
+	// keys; its memory.kmem.usage_in_bytes is their sum with slab, not
+	// split): kernel_stack, pagetables, sec_pagetables (6.3+), percpu,
+	// vmalloc (5.19+); 0 where absent.
+	KernelStackBytes   uint64
+	PageTablesBytes    uint64
+	SecPageTablesBytes uint64
+	PercpuBytes        uint64
+	VmallocBytes       uint64
+	// Transparent huge pages of files and shmem, v2 only: file_thp,
+	// shmem_thp; 0 where absent.
+	FileHugeBytes  uint64
+	ShmemHugeBytes uint64
 	// Slab counters exist on v2 only (slab, slab_reclaimable,
 	// slab_unreclaimable); HasSlab says whether they were present.
 	HasSlab                bool

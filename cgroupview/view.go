@@ -30,6 +30,7 @@ type View struct {
 	memory, cpu, cpuset, cpuacct *Hierarchy
 
 	inits   initCache
+	timeNS  timeNSState
 	cgroups cgroupsCache
 	pinned  pinnedThreads
 

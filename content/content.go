@@ -212,6 +212,9 @@ func want(f File) cgroupview.Want {
 
 // Caller is the container a request comes from.
 type Caller struct {
+	// TID is the thread that asked; its time namespace decides the boot
+	// that uptime and btime count from.
+	TID int
 	// Ref is the process whose cgroups are used: the init of the caller's
 	// pid namespace, or the caller itself in the daemon's namespace.
 	Ref     cgroupview.Process
@@ -238,7 +241,7 @@ func (s *Source) Resolve(tid int) (*Caller, error) {
 		}
 		return nil, err
 	}
-	return &Caller{Ref: ref, Init: init, Cgroups: cgs}, nil
+	return &Caller{TID: tid, Ref: ref, Init: init, Cgroups: cgs}, nil
 }
 
 // Render appends the content of f as the thread tid sees it to dst.
@@ -306,17 +309,25 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 			t.Blocked--
 			t.Running++
 		}
-		in := proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: snap.Tasks}
-		in.Times = s.cpuTimes(c, in.View, snap.Usage)
+		boot := s.boot(c)
+		in := proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: snap.Tasks, Boot: &boot}
+		in.Times = s.cpuTimes(c, in.View, snap)
 		return proc.Stat(dst, host, in), nil
 	case Uptime:
 		host, err := s.read(f)
 		if err != nil {
 			return dst, err
 		}
+		boot := s.boot(c)
+		var quota float64
+		if s.opts.Render.CFS && snap.CPU != nil {
+			quota = snap.CPU.QuotaCPUs
+		}
 		return proc.Uptime(dst, host, proc.UptimeInput{
-			InitStartTicks: c.Init.StartTicks,
-			ClockTicks:     clockTicks,
+			QuotaCPUs:      quota,
+			InitStartTicks: boot.InitStartTicks,
+			ClockTicks:     boot.ClockTicks,
+			TimeNS:         boot.TimeNS,
 			VisibleCPUs:    len(s.cpuView(snap).Host),
 			Usage:          snap.Usage,
 		}), nil
@@ -356,6 +367,25 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 	return s.host(dst, f)
 }
 
+// boot is when the caller's system booted: its container init's start, or
+// its time namespace's boot when it is in one with an offset of its own
+// (proc.Boot). An offset that cannot be read counts as none.
+func (s *Source) boot(c *Caller) proc.Boot {
+	b := proc.Boot{InitStartTicks: c.Init.StartTicks, ClockTicks: clockTicks}
+	if c.TID <= 0 {
+		return b
+	}
+	off, ok, err := s.view.BoottimeOffset(c.TID)
+	if err != nil {
+		s.log.Debug("time namespace offset unavailable, counting from the container init", "pid", c.TID, "err", err)
+		return b
+	}
+	if ok && off != 0 {
+		b.TimeNS = &proc.TimeNS{BoottimeOffsetNanos: off}
+	}
+	return b
+}
+
 // loadFor is the caller's load under -l; nil (the host's file) without -l,
 // for the root cgroup, or when its tasks cannot be counted.
 func (s *Source) loadFor(c *Caller) *proc.Load {
@@ -377,18 +407,43 @@ func (s *Source) loadFor(c *Caller) *proc.Load {
 		s.log.Debug("container load unavailable, serving the host file", "pid", c.Ref.PID, "cgroup", cg.Dir, "err", err)
 		return nil
 	}
-	return &proc.Load{Avg: v.Avg, Running: v.Running, Total: v.Total, LastPID: v.LastPID}
+	return &proc.Load{Avg: v.Avg, Running: v.Running, Total: v.Total, LastPID: s.lastPIDFor(c, v.LastPID)}
+}
+
+// lastPIDFor is loadavg's last-pid field for the caller: the container's
+// newest thread (the largest host thread id of its cgroup, kept by the
+// sampler) as the caller's pid namespace numbers it, since a host pid means
+// nothing there (and can go down as host pids wrap). When that thread is
+// gone or the caller cannot see it, the init of the caller's namespace
+// stands in: a pid the caller can always see.
+func (s *Source) lastPIDFor(c *Caller, hostPID int) int {
+	if c.TID <= 0 || hostPID <= 0 {
+		return hostPID
+	}
+	if n, ok := s.view.PIDIn(hostPID, c.TID); ok {
+		return n
+	}
+	if n, ok := s.view.PIDIn(c.Init.PID, c.TID); ok {
+		return n
+	}
+	return 0
 }
 
 // cpuTimes is the --enable-cfs per-CPU history of the caller's container;
 // nil without --enable-cfs or without usage (stat then shows the stateless
 // lines).
-func (s *Source) cpuTimes(c *Caller, view proc.CPUView, u *cgroupview.CPUUsage) []proc.CPUTimes {
+func (s *Source) cpuTimes(c *Caller, view proc.CPUView, snap *cgroupview.Snapshot) []proc.CPUTimes {
+	u := snap.Usage
 	if s.cpuHist == nil || u == nil || !view.Renumber || len(view.Host) == 0 {
 		return nil
 	}
+	var quota float64
+	if snap.CPU != nil {
+		quota = snap.CPU.QuotaCPUs
+	}
 	key := c.Cgroups.V1["cpuacct"] + "\x00" + c.Cgroups.Unified
 	return s.cpuHist.Times(cpuview.Input{
+		QuotaCPUs:   quota,
 		Key:         key,
 		CPUs:        len(view.Host),
 		UserTicks:   nsTicks(u.UserNanos),

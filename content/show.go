@@ -118,7 +118,7 @@ func (s *Source) ResolveOwn(pid int) (*Caller, error) {
 			p.StartTicks = t
 		}
 	}
-	return &Caller{Ref: p, Init: p, Cgroups: cgs}, nil
+	return &Caller{TID: pid, Ref: p, Init: p, Cgroups: cgs}, nil
 }
 
 // RenderOwn renders f for a caller resolved by ResolveOwn. The sys cpuN
@@ -379,35 +379,72 @@ func meminfoLines(b []byte) (labels []string, vals map[string]string) {
 	return labels, vals
 }
 
-// meminfoFrom is the formula of each field proc.Meminfo computes.
+// meminfoFrom is the source or rule of each field proc.Meminfo writes
+// (proc.Meminfo's comment has the same list). A rule starting "memory.stat "
+// is printed with the caller's memory.stat file and cgroup.
 var meminfoFrom = map[string]string{
-	"MemFree":        "MemTotal - min(usage, MemTotal)",
-	"MemAvailable":   "min(MemFree + active_file + inactive_file (+ slab_reclaimable on v2), MemTotal)",
-	"Buffers":        "0: cgroups do not account buffers apart",
-	"SwapCached":     "0",
-	"ShmemHugePages": "0",
-	"ShmemPmdMapped": "0",
-	"Cached":         "memory.stat cache (v1 total_cache, v2 file)",
-	"Active":         "memory.stat active_anon + active_file",
-	"Inactive":       "memory.stat inactive_anon + inactive_file",
-	"Active(anon)":   "memory.stat active_anon",
-	"Inactive(anon)": "memory.stat inactive_anon",
-	"Active(file)":   "memory.stat active_file",
-	"Inactive(file)": "memory.stat inactive_file",
-	"Unevictable":    "memory.stat unevictable",
-	"Zswap":          "memory.stat zswap (v2), 0 without zswap accounting or with --disable-zswap",
-	"Zswapped":       "memory.stat zswapped (v2), 0 without zswap accounting or with --disable-zswap",
-	"Dirty":          "memory.stat dirty (v1 total_dirty, v2 file_dirty)",
-	"Writeback":      "memory.stat writeback (v1 total_writeback, v2 file_writeback)",
-	"AnonPages":      "memory.stat active_anon + inactive_anon - shmem, floored at 0",
-	"Mapped":         "memory.stat mapped (v1 total_mapped_file, v2 file_mapped)",
-	"Shmem":          "memory.stat shmem (v1 total_shmem, v2 shmem)",
-	"AnonHugePages":  "memory.stat anon huge pages (v1 total_rss_huge, v2 anon_thp)",
-	"Slab":           "memory.stat slab (v2), 0 on v1",
-	"SReclaimable":   "memory.stat slab_reclaimable (v2), 0 on v1",
-	"SUnreclaim":     "memory.stat slab_unreclaimable (v2), 0 on v1",
+	"MemFree":         "MemTotal - min(usage, MemTotal)",
+	"MemAvailable":    "min(MemFree + active_file + inactive_file (+ slab_reclaimable on v2), MemTotal)",
+	"Buffers":         "0: cgroups do not account buffers apart from file pages",
+	"Cached":          "memory.stat cache - swapcached (v1 total_cache - total_swapcached, v2 file - swapcached), at most MemTotal",
+	"SwapCached":      "memory.stat swapcached (v1 total_swapcached, v2 swapcached), at most MemTotal",
+	"Active":          "Active(anon) + Active(file), at most MemTotal",
+	"Inactive":        "Inactive(anon) + Inactive(file), at most MemTotal",
+	"Active(anon)":    "memory.stat active_anon, at most MemTotal",
+	"Inactive(anon)":  "memory.stat inactive_anon, at most MemTotal",
+	"Active(file)":    "memory.stat active_file, at most MemTotal",
+	"Inactive(file)":  "memory.stat inactive_file, at most MemTotal",
+	"Unevictable":     "memory.stat unevictable, at most MemTotal",
+	"Mlocked":         "= Unevictable (memory.stat unevictable): mlocked pages are on the unevictable list, which memory.stat does not split; an upper bound",
+	"Zswap":           "memory.stat zswap (v2), 0 without zswap accounting or with --disable-zswap; at most MemTotal",
+	"Zswapped":        "memory.stat zswapped (v2), 0 without zswap accounting or with --disable-zswap",
+	"Dirty":           "memory.stat dirty (v1 total_dirty, v2 file_dirty), at most MemTotal",
+	"Writeback":       "memory.stat writeback (v1 total_writeback, v2 file_writeback), at most MemTotal",
+	"AnonPages":       "memory.stat active_anon + inactive_anon - shmem, floored at 0, at most MemTotal",
+	"Mapped":          "memory.stat mapped (v1 total_mapped_file, v2 file_mapped), at most MemTotal",
+	"Shmem":           "memory.stat shmem (v1 total_shmem, v2 shmem), at most MemTotal",
+	"KReclaimable":    "= SReclaimable: the kernel's other reclaimable memory is not counted per cgroup",
+	"Slab":            "SReclaimable + SUnreclaim, at most MemTotal",
+	"SReclaimable":    "memory.stat slab_reclaimable (v2), 0 on v1 (no slab counters in v1 memory.stat); at most MemTotal",
+	"SUnreclaim":      "memory.stat slab_unreclaimable (v2), 0 on v1 (no slab counters in v1 memory.stat); at most MemTotal",
+	"KernelStack":     "memory.stat kernel_stack (v2), 0 on v1 (memory.kmem.usage_in_bytes is not split by kind); at most MemTotal",
+	"PageTables":      "memory.stat pagetables (v2), 0 on v1; at most MemTotal",
+	"SecPageTables":   "memory.stat sec_pagetables (v2, Linux 6.3+), 0 otherwise; at most MemTotal",
+	"Percpu":          "memory.stat percpu (v2), 0 on v1; at most MemTotal",
+	"VmallocUsed":     "memory.stat vmalloc (v2, Linux 5.19+), 0 otherwise; at most MemTotal",
+	"AnonHugePages":   "memory.stat anon huge pages (v1 total_rss_huge, v2 anon_thp), at most MemTotal",
+	"ShmemHugePages":  "memory.stat shmem_thp (v2), 0 on v1; at most MemTotal",
+	"FileHugePages":   "memory.stat file_thp (v2), 0 on v1; at most MemTotal",
+	"CommitLimit":     "MemTotal x the host's overcommit ratio ((host CommitLimit - host SwapTotal) / host MemTotal) + SwapTotal",
+	"Committed_AS":    "AnonPages + Shmem + swap used: the committed memory the container has touched (a lower bound: reservations never touched are not counted per cgroup)",
+	"DirectMap4k":     "the host's split of the direct map by page size, scaled so that the DirectMap lines sum to at most MemTotal",
+	"DirectMap2M":     "the host's split of the direct map by page size, scaled so that the DirectMap lines sum to at most MemTotal",
+	"DirectMap4M":     "the host's split of the direct map by page size, scaled so that the DirectMap lines sum to at most MemTotal",
+	"DirectMap1G":     "the host's split of the direct map by page size, scaled so that the DirectMap lines sum to at most MemTotal",
+	"VmallocTotal":    "the host's: the size of the kernel's vmalloc address space, not usage",
+	"Hugepagesize":    "the host's: the default huge page size",
+	"HugePages_Total": "the host's huge page pool, which the container allocates from (hugetlb cgroup limits are not applied)",
+	"HugePages_Free":  "the host's huge page pool, which the container allocates from (hugetlb cgroup limits are not applied)",
+	"HugePages_Rsvd":  "the host's huge page pool, which the container allocates from (hugetlb cgroup limits are not applied)",
+	"HugePages_Surp":  "the host's huge page pool, which the container allocates from (hugetlb cgroup limits are not applied)",
+	"Hugetlb":         "the host's huge page pool, which the container allocates from (hugetlb cgroup limits are not applied)",
 }
 
+// meminfoRule is the rule of a meminfo field that meminfoFrom does not name:
+// a size nothing counts per cgroup is 0 (NFS_Unstable, Bounce,
+// WritebackTmp, VmallocChunk, Cma*, Balloon, ... and new ones), a line that
+// is no size the host's.
+func meminfoRule(label, shownLine string) string {
+	if r, ok := meminfoFrom[label]; ok {
+		return r
+	}
+	if strings.HasSuffix(shownLine, "kB") {
+		return "0: no cgroup counts it"
+	}
+	return "the host's: not a size"
+}
+
+// meminfo names the source or rule of every field, changed or not.
 func (e *explainer) meminfo(shown, host []byte) []Explanation {
 	labels, sv := meminfoLines(shown)
 	_, hv := meminfoLines(host)
@@ -415,9 +452,6 @@ func (e *explainer) meminfo(shown, host []byte) []Explanation {
 	where := e.path("memory")
 	var out []Explanation
 	for _, k := range labels {
-		if sv[k] == hv[k] {
-			continue
-		}
 		x := Explanation{Field: k, Shown: sv[k], Host: hv[k]}
 		switch k {
 		case "MemTotal":
@@ -426,10 +460,7 @@ func (e *explainer) meminfo(shown, host []byte) []Explanation {
 		case "SwapTotal", "SwapFree":
 			x.From = e.swapFrom(k)
 		default:
-			x.From = meminfoFrom[k]
-			if x.From == "" {
-				x.From = "computed from the memory cgroup"
-			}
+			x.From = meminfoRule(k, sv[k])
 			if k == "MemFree" || k == "MemAvailable" {
 				if m := e.snap.Memory; m != nil {
 					x.From += fmt.Sprintf("; usage = %s of %s = %s", fileMemUsage.of(h), where, sizeString(m.UsageBytes))
@@ -552,6 +583,9 @@ func (e *explainer) stat(shown, host []byte) []Explanation {
 		}
 		out = append(out, Explanation{Field: "cpu", Shown: sl, Host: hl, From: from})
 	}
+	if s, h := statValue(shown, "btime"), statValue(host, "btime"); s != h {
+		out = append(out, Explanation{Field: "btime", Shown: s, Host: h, From: e.bootFrom("host btime")})
+	}
 	for _, k := range []string{"procs_running", "procs_blocked"} {
 		s, h := statValue(shown, k), statValue(host, k)
 		if s != h {
@@ -560,6 +594,26 @@ func (e *explainer) stat(shown, host []byte) []Explanation {
 		}
 	}
 	return out
+}
+
+// bootFrom says where the caller's boot comes from, for uptime (base "host
+// uptime") and btime ("host btime"): they count from the same boot.
+func (e *explainer) bootFrom(base string) string {
+	b := e.s.boot(e.c)
+	if ns := b.TimeNS; ns != nil {
+		op := "+"
+		if base == "host btime" {
+			op = "-"
+		}
+		return fmt.Sprintf("%s %s the boottime offset of the time namespace of pid %d (%s s, /proc/%d/timens_offsets), as the kernel shows it there",
+			base, op, e.c.TID, strconv.FormatFloat(float64(ns.BoottimeOffsetNanos)/1e9, 'f', -1, 64), e.c.TID)
+	}
+	op := "-"
+	if base == "host btime" {
+		op = "+"
+	}
+	return fmt.Sprintf("%s %s start time of the container init, pid %d (%d ticks / %d Hz): the container boots when its init starts",
+		base, op, e.c.Init.PID, e.c.Init.StartTicks, clockTicks)
 }
 
 func nanos(n uint64) string { return strconv.FormatFloat(float64(n)/1e9, 'f', 2, 64) + " s" }
@@ -585,8 +639,7 @@ func (e *explainer) uptime(shown, host []byte) []Explanation {
 	}
 	var out []Explanation
 	if s[0] != h[0] {
-		out = append(out, Explanation{Field: "uptime", Shown: s[0], Host: h[0],
-			From: fmt.Sprintf("host uptime - start time of pid %d (%d ticks / %d Hz)", e.c.Init.PID, e.c.Init.StartTicks, clockTicks)})
+		out = append(out, Explanation{Field: "uptime", Shown: s[0], Host: h[0], From: e.bootFrom("host uptime")})
 	}
 	if s[1] != h[1] {
 		from := "uptime x visible CPUs"

@@ -11,7 +11,15 @@
 //	elapsed = wall time since the last read, in clock ticks
 //	du, ds  = growth of the cgroup's user and system time (v1 cpuacct.usage_all
 //	          summed, v2 cpu.stat user_usec, system_usec), in ticks
-//	didle   = elapsed x visible CPUs - du - ds, floored at 0
+//	didle   = elapsed x capacity - du - ds, floored at 0
+//
+// where capacity is the CFS quota in CPUs when it is below the number of
+// visible CPUs (a quota of 0.5 CPU shows one CPU), and the number of
+// visible CPUs otherwise. A container that runs at its quota therefore
+// shows no idle time: its one CPU at 0.5 is 100% busy, which is what it
+// can get, not 50% idle, which it cannot. user and system stay the time
+// the cgroup used, so their rate is the CPUs it consumes (0.5), and a CPU
+// line's total advances by capacity/CPUs ticks per tick rather than one.
 //
 // and spreads du, ds and didle evenly over the visible CPUs (the remainder
 // tick going round-robin). Only additions ever happen, so every counter
@@ -27,7 +35,7 @@
 //     from it).
 //
 // A container's first read starts from its usage spread over its CPUs and
-// idle = age x CPUs - usage (floored at 0), rather than lxcfs's zeros.
+// idle = age x capacity - usage (floored at 0), rather than lxcfs's zeros.
 // Containers that have not read for Options.Idle are forgotten.
 //
 // The clock is injected (Options.Now), so tests step through time.
@@ -62,6 +70,18 @@ type Input struct {
 	// AgeTicks is the container's age (its init's), for the first read's
 	// idle.
 	AgeTicks uint64
+	// QuotaCPUs is the CFS quota in CPUs; 0 for none. Below CPUs, it is
+	// the capacity idle is counted against.
+	QuotaCPUs float64
+}
+
+// capacity is the CPU time ticks of wall time give the container: ticks x
+// min(quota, CPUs), rounded down.
+func (in Input) capacity(ticks uint64) uint64 {
+	if in.QuotaCPUs > 0 && in.QuotaCPUs < float64(in.CPUs) {
+		return uint64(float64(ticks) * in.QuotaCPUs)
+	}
+	return ticks * uint64(in.CPUs)
 }
 
 // History holds every tracked container's times. It is safe for concurrent
@@ -118,7 +138,7 @@ func (h *History) Times(in Input) []proc.CPUTimes {
 		s = &state{last: now, user: in.UserTicks, sys: in.SystemTicks, per: make([]proc.CPUTimes, in.CPUs)}
 		used := in.UserTicks + in.SystemTicks
 		idle := uint64(0)
-		if capacity := in.AgeTicks * uint64(in.CPUs); capacity > used {
+		if capacity := in.capacity(in.AgeTicks); capacity > used {
 			idle = capacity - used
 		}
 		s.spread(in.UserTicks, in.SystemTicks, idle)
@@ -138,7 +158,7 @@ func (h *History) Times(in Input) []proc.CPUTimes {
 		}
 		s.resize(in.CPUs)
 		idle := uint64(0)
-		if capacity := elapsed * uint64(in.CPUs); capacity > du+ds {
+		if capacity := in.capacity(elapsed); capacity > du+ds {
 			idle = capacity - du - ds
 		}
 		s.spread(du, ds, idle)

@@ -131,3 +131,48 @@ func TestPrune(t *testing.T) {
 		t.Error("0 CPUs gave times")
 	}
 }
+
+// TestFractionalQuotaIsBusy: a container with a quota of 0.5 CPU sees one
+// CPU; running at its quota, that CPU shows no idle time (busy at what it
+// can get), and user stays the CPU time it used. With a quota of 1.5 on two
+// CPUs, 1.5 CPUs of use is fully busy too; with no quota, idle is the rest
+// of the visible CPUs.
+func TestFractionalQuotaIsBusy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		cpus     int
+		quota    float64
+		use      uint64 // ticks used per second of wall time
+		wantIdle uint64 // idle ticks added per second
+	}{
+		{"0.5 CPU at its quota", 1, 0.5, 50, 0},
+		{"0.5 CPU at half its quota", 1, 0.5, 25, 25},
+		{"1.5 CPUs at the quota", 2, 1.5, 150, 0},
+		{"1.5 CPUs idle", 2, 1.5, 0, 150},
+		{"no quota", 2, 0, 50, 150},
+		{"quota above the CPUs", 2, 3, 50, 150},
+	} {
+		clk := &clock{t: time.Unix(10000, 0)}
+		h := New(Options{Now: clk.now})
+		in := Input{Key: "/c", CPUs: tc.cpus, QuotaCPUs: tc.quota, AgeTicks: 1000}
+		first := sum(h.Times(in))
+		clk.t = clk.t.Add(10 * time.Second)
+		in.UserTicks = 10 * tc.use
+		after := sum(h.Times(in))
+		if got := after.Idle - first.Idle; got != 10*tc.wantIdle {
+			t.Errorf("%s: %d idle ticks in 10 s, want %d", tc.name, got, 10*tc.wantIdle)
+		}
+		if got := after.User - first.User; got != 10*tc.use {
+			t.Errorf("%s: %d user ticks in 10 s, want the %d used", tc.name, got, 10*tc.use)
+		}
+		// The first read's idle is the age at the same capacity.
+		capacity := float64(tc.cpus)
+		if tc.quota > 0 && tc.quota < capacity {
+			capacity = tc.quota
+		}
+		if want := uint64(1000 * capacity); first.Idle != want {
+			t.Errorf("%s: first read idle %d, want age x capacity %d", tc.name, first.Idle, want)
+		}
+	}
+}

@@ -44,8 +44,8 @@ func isCgroupKind(k nodeKind) bool {
 func cgroupNodeKey(hier, p string) string { return "cg:" + hier + ":" + p }
 
 // cgroupKey splits a cgroup node's key into hierarchy name and path.
-// Hierarchy names never hold ':' (v1 names are controllers and
-// name=[A-Za-z0-9_.-]).
+// Hierarchy names never hold ':' (v1 names are controllers and the names
+// of named hierarchies, [A-Za-z0-9_.-], without "name=").
 func cgroupKey(n *node) (hier, p string, ok bool) {
 	rest, ok := strings.CutPrefix(n.key, "cg:")
 	if !ok {

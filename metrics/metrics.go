@@ -182,19 +182,20 @@ func errnoName(e syscall.Errno) string {
 // renders the broken fixture tree and TestEveryFallbackMessage scans the
 // sources, so a renamed or new message fails a test.
 var fallbackMessages = map[string]string{
-	"no container view, serving the host file":              "no_container",
-	"container pressure unavailable, serving the host file": "pressure",
-	"container load unavailable, serving the host file":     "loadavg",
-	"io of cgroup unavailable":                              "io",
-	"memory of cgroup unavailable":                          "memory",
-	"swap of cgroup unavailable":                            "swap",
-	"swappiness of cgroup unavailable":                      "swappiness",
-	"cpuset of cgroup unavailable":                          "cpuset",
-	"cpu quota of cgroup unavailable":                       "cpu_quota",
-	"cpu usage of cgroup unavailable":                       "cpu_usage",
-	"slabinfo of cgroup unavailable":                        "slabinfo",
-	"cgroup path outside the mounted part of its hierarchy": "outside_hierarchy",
-	"cgroup2 path of process was removed":                   "cgroup_removed",
+	"no container view, serving the host file":                            "no_container",
+	"container pressure unavailable, serving the host file":               "pressure",
+	"container load unavailable, serving the host file":                   "loadavg",
+	"io of cgroup unavailable":                                            "io",
+	"memory of cgroup unavailable":                                        "memory",
+	"swap of cgroup unavailable":                                          "swap",
+	"swappiness of cgroup unavailable":                                    "swappiness",
+	"cpuset of cgroup unavailable":                                        "cpuset",
+	"cpu quota of cgroup unavailable":                                     "cpu_quota",
+	"cpu usage of cgroup unavailable":                                     "cpu_usage",
+	"slabinfo of cgroup unavailable":                                      "slabinfo",
+	"cgroup path outside the mounted part of its hierarchy":               "outside_hierarchy",
+	"cgroup2 path of process was removed":                                 "cgroup_removed",
+	"time namespace offset unavailable, counting from the container init": "time_namespace",
 }
 
 var fallbackReasons = func() []string {

@@ -26,14 +26,100 @@ type UptimeInput struct {
 	InitStartTicks uint64
 	// ClockTicks is sysconf(_SC_CLK_TCK), 100 on Linux.
 	ClockTicks uint64
+	// TimeNS is set when the reader is in a time namespace with a boottime
+	// offset of its own; the container's boot is then the namespace's (see
+	// Boot).
+	TimeNS *TimeNS
 	// VisibleCPUs is len(CPUView.Host).
 	VisibleCPUs int
+	// QuotaCPUs is, under --enable-cfs, the CFS quota in CPUs (0: none).
+	// Below VisibleCPUs it is the capacity idle counts against, as in
+	// stat's CPU lines (package cpuview).
+	QuotaCPUs float64
 	// Usage is the container's CPU usage; nil when unknown.
 	Usage *cgroupview.CPUUsage
 }
 
+// TimeNS is the reader's time namespace: the kernel shows its members
+// CLOCK_BOOTTIME, and so /proc/uptime, /proc/stat's btime and every
+// process's start time in /proc/<pid>/stat, moved by BoottimeOffsetNanos.
+type TimeNS struct {
+	// BoottimeOffsetNanos is the namespace's boottime offset relative to
+	// the host file's (the daemon's) namespace; negative for a container
+	// that booted after the host.
+	BoottimeOffsetNanos int64
+}
+
+// Boot says when the reader's system booted, so that /proc/uptime and
+// /proc/stat's btime agree: btime = now - uptime.
+//
+// Without a time namespace the container booted when its init started:
+//
+//	uptime = host uptime - InitStartTicks/ClockTicks, at least 0
+//	btime  = host btime + InitStartTicks/ClockTicks (whole seconds)
+//
+// In a time namespace with a boottime offset (runc linux.timeOffsets, LXC
+// lxc.time.offset.boot) the kernel has given the container a boot of its
+// own, which every process start time the reader sees in /proc/<pid>/stat
+// already counts from; it is kept:
+//
+//	uptime = host uptime + offset, at least 0
+//	btime  = host btime - offset (whole seconds, rounded down)
+//
+// ps computes a process's ELAPSED as uptime - starttime/HZ and its START as
+// btime + starttime/HZ, where starttime is the kernel's: only in the second
+// case do those start times count from the served boot (docs/time.md).
+type Boot struct {
+	InitStartTicks uint64
+	ClockTicks     uint64
+	TimeNS         *TimeNS
+}
+
+// Boot is the boot that in's uptime is counted from.
+func (in UptimeInput) Boot() Boot {
+	return Boot{InitStartTicks: in.InitStartTicks, ClockTicks: in.ClockTicks, TimeNS: in.TimeNS}
+}
+
+func (b Boot) ticks() uint64 {
+	if b.ClockTicks == 0 {
+		return 100
+	}
+	return b.ClockTicks
+}
+
+// Uptime is the reader's uptime in seconds given the host's.
+func (b Boot) Uptime(hostUptime float64) float64 {
+	if b.TimeNS != nil {
+		return max(hostUptime+float64(b.TimeNS.BoottimeOffsetNanos)/1e9, 0)
+	}
+	return max(hostUptime-float64(b.InitStartTicks)/float64(b.ticks()), 0)
+}
+
+// Btime is the reader's boot time in seconds since the epoch given the
+// host's; it saturates rather than wraps.
+func (b Boot) Btime(hostBtime uint64) uint64 {
+	if b.TimeNS != nil {
+		off := b.TimeNS.BoottimeOffsetNanos
+		// btime - off/1e9 rounded down: a negative offset (a later boot)
+		// adds its whole seconds, a positive one subtracts its seconds
+		// rounded up.
+		if off <= 0 {
+			return satAdd(hostBtime, uint64(-(off / 1e9)))
+		}
+		secs := off / 1e9
+		if off%1e9 != 0 {
+			secs++
+		}
+		return satSub(hostBtime, uint64(secs))
+	}
+	return satAdd(hostBtime, b.InitStartTicks/b.ticks())
+}
+
 // StatInput is what /proc/stat needs beyond the host file.
 type StatInput struct {
+	// Boot, when set, replaces the host's btime by the reader's,
+	// consistent with /proc/uptime.
+	Boot       *Boot
 	View       CPUView
 	Usage      *cgroupview.CPUUsage
 	ClockTicks uint64

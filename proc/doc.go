@@ -43,7 +43,9 @@
 //     v1 SwapTotal is the swap share alone, not the memsw limit. v2 Mapped,
 //     Dirty, Writeback, AnonHugePages, Slab, SReclaimable and SUnreclaim come
 //     from memory.stat (lxcfs prints 0); Zswap/Zswapped are the cgroup's
-//     (5.0.3 shows the host's).
+//     (5.0.3 shows the host's). Every other field is the container's,
+//     derived by a rule, or 0 (lxcfs copies the host's Mlocked,
+//     KReclaimable, KernelStack, CommitLimit, DirectMap*, ...); see Meminfo.
 //   - swaps: the kernel's header (lxcfs's has single tabs before Used and
 //     Priority); size is meminfo's SwapTotal and used is SwapTotal - SwapFree,
 //     also without a swap limit (5.0.3 shows host SwapFree as Used there).
@@ -64,7 +66,10 @@
 //   - pressure: the container's cgroup2 file on v2 and hybrid hosts (lxcfs:
 //     7.0 on v2 only, and io always the host's).
 //   - uptime: idle = age x visible CPUs - usage (lxcfs: age - usage on v1,
-//     age on v2).
+//     age on v2); a reader in a time namespace with a boottime offset gets
+//     the namespace's age, as the kernel shows it (lxcfs: the init's).
+//   - stat: btime is the boot uptime counts from (lxcfs: the host's), so
+//     btime + uptime = now (see Boot).
 //   - online: as lxcfs, host numbers, or 0-(n-1) under --enable-cfs; SPEC
 //     makes present and possible the same.
 package proc

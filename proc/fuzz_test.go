@@ -32,8 +32,8 @@ func FuzzMeminfo(f *testing.F) {
 		if n, m := bytes.Count(got, []byte("\n")), bytes.Count(host, []byte("\n")); n != m && n != m+1 {
 			t.Fatalf("%d lines from %d", n, m)
 		}
-		h := scanMeminfo(got)
-		v, ok := newMemView(scanMeminfo(host), mem, Options{})
+		h := scanMeminfo(got, true)
+		v, ok := newMemView(scanMeminfo(host, true), mem, Options{})
 		if ok && h.hasTotal && h.totalKB != v.totalKB {
 			t.Fatalf("MemTotal %d, computed %d", h.totalKB, v.totalKB)
 		}
@@ -56,7 +56,8 @@ func FuzzStat(f *testing.F) {
 		if err != nil || s.Count() > 256 {
 			return
 		}
-		in := StatInput{View: CPUView{Host: s.CPUs(), Renumber: renumber}, ClockTicks: 100}
+		in := StatInput{View: CPUView{Host: s.CPUs(), Renumber: renumber}, ClockTicks: 100,
+			Boot: &Boot{ClockTicks: 100}}
 		switch usageKind % 3 {
 		case 1:
 			in.Usage = &cgroupview.CPUUsage{PerCPU: []cgroupview.CPUTime{{UserNanos: 1e9}, {SystemNanos: 1 << 63}, {}}}

@@ -122,7 +122,9 @@ func renderScenario(t *testing.T, dir string, render func(f func(dst []byte) []b
 		out["proc/cpuinfo"] = render(func(dst []byte) []byte { return CPUInfo(dst, host, view) })
 	}
 	if host, ok := readHost(t, dir, "proc/stat"); ok {
-		in := StatInput{View: view, Usage: sc.Usage, ClockTicks: sc.ClockTicks}
+		// btime counts from the same boot as uptime.
+		boot := Boot{InitStartTicks: sc.InitStartTicks, ClockTicks: sc.ClockTicks}
+		in := StatInput{View: view, Usage: sc.Usage, ClockTicks: sc.ClockTicks, Boot: &boot}
 		out["proc/stat"] = render(func(dst []byte) []byte { return Stat(dst, host, in) })
 	}
 	if host, ok := readHost(t, dir, "proc/uptime"); ok {

@@ -24,17 +24,20 @@ import (
 
 const iterations = 1000
 
-// meminfoChanged lists the labels Meminfo owns; every other line is the
-// host's.
-var meminfoChanged = map[string]bool{
-	"MemTotal:": true, "MemFree:": true, "MemAvailable:": true, "Buffers:": true,
-	"Cached:": true, "SwapCached:": true, "Active:": true, "Inactive:": true,
-	"Active(anon):": true, "Inactive(anon):": true, "Active(file):": true,
-	"Inactive(file):": true, "Unevictable:": true, "SwapTotal:": true,
-	"SwapFree:": true, "Zswap:": true, "Zswapped:": true, "Dirty:": true,
-	"Writeback:": true, "AnonPages:": true, "Mapped:": true, "Shmem:": true,
-	"Slab:": true, "SReclaimable:": true, "SUnreclaim:": true,
-	"AnonHugePages:": true, "ShmemHugePages:": true, "ShmemPmdMapped:": true,
+// meminfoHostKept lists the labels whose value stays the host's: sizes of
+// the kernel and the huge page pool (see Meminfo). Every other line is the
+// container's, derived, or 0.
+var meminfoHostKept = map[string]bool{
+	"VmallocTotal:": true, "Hugepagesize:": true, "Hugetlb:": true,
+	"HugePages_Total:": true, "HugePages_Free:": true, "HugePages_Rsvd:": true, "HugePages_Surp:": true,
+}
+
+// meminfoAboveTotal lists the kB fields that may exceed MemTotal: swap,
+// the uncompressed size of what zswap holds, commit accounting, and the
+// host-kept sizes.
+var meminfoAboveTotal = map[string]bool{
+	"SwapTotal:": true, "SwapFree:": true, "Zswapped:": true, "CommitLimit:": true, "Committed_AS:": true,
+	"VmallocTotal:": true, "Hugepagesize:": true, "Hugetlb:": true,
 }
 
 var kbLine = regexp.MustCompile(`^([^ :]+:) *([0-9]+) kB$`)
@@ -106,6 +109,9 @@ func randMemory(r *rand.Rand, hostKB uint64) *cgroupview.Memory {
 			InactiveFileBytes: f(), UnevictableBytes: f(),
 			HasSlab: r.IntN(2) == 0, SlabBytes: f(), SlabReclaimableBytes: f(), SlabUnreclaimableBytes: f(),
 			HasZswap: r.IntN(2) == 0, ZswapBytes: f(), ZswappedBytes: f(),
+			SwapCachedBytes: f(), KernelStackBytes: f(), PageTablesBytes: f(),
+			SecPageTablesBytes: f(), PercpuBytes: f(), VmallocBytes: f(),
+			FileHugeBytes: f(), ShmemHugeBytes: f(),
 		},
 	}
 	if r.IntN(5) != 0 {
@@ -147,10 +153,10 @@ func TestMeminfoInvariants(t *testing.T) {
 			if !strings.HasPrefix(gl, label) {
 				t.Fatalf("%s: line %d is %q, host's is %q", desc, j, gl, hl)
 			}
-			if !meminfoChanged[label] && gl != hl {
+			if meminfoHostKept[label] && gl != hl {
 				t.Fatalf("%s: host line %q changed to %q", desc, hl, gl)
 			}
-			if meminfoChanged[label] {
+			if !meminfoHostKept[label] && strings.HasSuffix(hl, " kB\n") {
 				var v uint64
 				fmt.Sscanf(gl[len(label):], "%d", &v)
 				if want := fmt.Sprintf("%-16s%8d kB\n", label, v); gl != want {
@@ -185,7 +191,22 @@ func TestMeminfoInvariants(t *testing.T) {
 		if !mem.Stat.HasSlab {
 			check(m["Slab:"] == 0, "slab shown without slab counters")
 		}
-		check(m["Active:"] == (mem.Stat.ActiveAnonBytes+mem.Stat.ActiveFileBytes)/1024, "Active is not active_anon + active_file")
+		checkMeminfoConsistent(t, m, check)
+		check(m["Active:"] == min(m["Active(anon):"]+m["Active(file):"], m["MemTotal:"]), "Active is not Active(anon) + Active(file), capped")
+		// CommitLimit: the host's overcommit ratio applied to the
+		// container's memory, plus its swap.
+		hostCommit := parseMeminfo(t, host)["CommitLimit:"]
+		wantCommit := m["MemTotal:"]*(max(hostCommit, hostSwapKB)-hostSwapKB)/hostKB + m["SwapTotal:"]
+		check(m["CommitLimit:"] == wantCommit, "CommitLimit %d, want MemTotal x host ratio + SwapTotal = %d", m["CommitLimit:"], wantCommit)
+		// Nothing of the host's usage is left: the template's values are
+		// sentinels no container value can take.
+		for label, v := range parseMeminfo(t, sentinelHost(host)) {
+			if v == sentinelKB && !meminfoHostKept[label] {
+				if got := parseMeminfo(t, Meminfo(nil, sentinelHost(host), mem, opt))[label]; got == sentinelKB {
+					t.Fatalf("%s: %s shows the host's value", desc, label)
+				}
+			}
+		}
 
 		// swaps agrees with meminfo.
 		swaps := string(Swaps(nil, fixture(t, "v2-limited", "proc/swaps"), host, mem, opt))
@@ -201,6 +222,51 @@ func TestMeminfoInvariants(t *testing.T) {
 		check(fields[2] == strconv.FormatUint(m["SwapTotal:"], 10), "swaps size %s, meminfo SwapTotal %d", fields[2], m["SwapTotal:"])
 		check(fields[3] == strconv.FormatUint(m["SwapTotal:"]-m["SwapFree:"], 10), "swaps used %s, meminfo SwapTotal-SwapFree %d", fields[3], m["SwapTotal:"]-m["SwapFree:"])
 	}
+}
+
+// sentinelKB replaces every host value that is neither MemTotal, SwapTotal,
+// CommitLimit nor DirectMap (which rules derive from) in sentinelHost.
+const sentinelKB = 987654321
+
+func sentinelHost(host []byte) []byte {
+	var out []byte
+	for _, line := range bytes.SplitAfter(host, []byte("\n")) {
+		label, _, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.HasSuffix(line, []byte(" kB\n")) {
+			switch l := string(label); {
+			case l == "MemTotal" || l == "SwapTotal" || l == "CommitLimit" || strings.HasPrefix(l, "DirectMap"):
+			default:
+				line = fmt.Appendf(nil, "%-16s%8d kB\n", l+":", sentinelKB)
+			}
+		}
+		out = append(out, line...)
+	}
+	return out
+}
+
+// checkMeminfoConsistent checks what holds within any container's meminfo,
+// whatever its cgroup said: no field a container's memory bounds is above
+// MemTotal, and the fields that sum or bound each other do.
+func checkMeminfoConsistent(t *testing.T, m map[string]uint64, check func(bool, string, ...any)) {
+	t.Helper()
+	total := m["MemTotal:"]
+	for label, v := range m {
+		if strings.HasPrefix(label, "HugePages_") || meminfoAboveTotal[label] {
+			continue
+		}
+		check(v <= total, "%s %d > MemTotal %d", label, v, total)
+	}
+	check(m["MemFree:"] <= m["MemAvailable:"], "MemAvailable %d < MemFree %d", m["MemAvailable:"], m["MemFree:"])
+	check(m["SwapFree:"] <= m["SwapTotal:"], "SwapFree %d > SwapTotal %d", m["SwapFree:"], m["SwapTotal:"])
+	check(m["KReclaimable:"] >= m["SReclaimable:"], "KReclaimable %d < SReclaimable %d", m["KReclaimable:"], m["SReclaimable:"])
+	check(m["Slab:"] == min(m["SReclaimable:"]+m["SUnreclaim:"], total), "Slab %d is not SReclaimable %d + SUnreclaim %d", m["Slab:"], m["SReclaimable:"], m["SUnreclaim:"])
+	check(m["Mlocked:"] <= m["Unevictable:"], "Mlocked %d > Unevictable %d", m["Mlocked:"], m["Unevictable:"])
+	check(m["Active:"] <= min(m["Active(anon):"]+m["Active(file):"], total), "Active %d > Active(anon) + Active(file)", m["Active:"])
+	check(m["Inactive:"] <= min(m["Inactive(anon):"]+m["Inactive(file):"], total), "Inactive %d > Inactive(anon) + Inactive(file)", m["Inactive:"])
+	check(m["Committed_AS:"] >= m["AnonPages:"], "Committed_AS %d < AnonPages %d", m["Committed_AS:"], m["AnonPages:"])
+	check(m["CommitLimit:"] >= m["SwapTotal:"], "CommitLimit %d < SwapTotal %d", m["CommitLimit:"], m["SwapTotal:"])
+	check(m["Buffers:"] == 0, "Buffers %d", m["Buffers:"])
+	check(m["DirectMap4k:"]+m["DirectMap2M:"]+m["DirectMap1G:"] <= total, "DirectMap sums to more than MemTotal %d", total)
 }
 
 // randomHost makes a host cpuinfo and stat for n possible CPUs of which the
@@ -475,13 +541,13 @@ func TestNoLimitIsHost(t *testing.T) {
 		}
 	}
 
-	// meminfo with no limit: MemTotal and every line the container does not
-	// own are the host's.
+	// meminfo with no limit: MemTotal and the host-kept lines are the
+	// host's.
 	mem := &cgroupview.Memory{Limit: cgroupview.NoLimit, UsageBytes: 1 << 30, Swappiness: 60}
 	got := strings.SplitAfter(string(Meminfo(nil, meminfo, mem, Options{})), "\n")
 	for i, hl := range strings.SplitAfter(string(meminfo), "\n") {
 		label, _, _ := strings.Cut(hl, ":")
-		if (label == "MemTotal" || !meminfoChanged[label+":"]) && got[i] != hl {
+		if (label == "MemTotal" || meminfoHostKept[label+":"]) && got[i] != hl {
 			t.Errorf("line %d: %q, host's %q", i, got[i], hl)
 		}
 	}
@@ -514,5 +580,63 @@ func TestMeminfoLayout(t *testing.T) {
 	}
 	if n < 40 {
 		t.Fatalf("only %d kB lines checked", n)
+	}
+}
+
+// TestMeminfoFixtureTrees: meminfo for the containers of cgroupview's v1,
+// hybrid and v2 fixture trees (synthetic memory.stat values, not
+// physically consistent) keeps every invariant, and shows none of the
+// host's usage.
+func TestMeminfoFixtureTrees(t *testing.T) {
+	t.Parallel()
+	host := fixture(t, "no-limit", "proc/meminfo")
+	for _, tc := range []struct {
+		tree string
+		pids []int
+	}{
+		{"v1", []int{1, 1000, 2000}},
+		{"hybrid", []int{1, 3000}},
+		{"v2", []int{4000, 4100}},
+		{"no-limit", []int{6000}},
+	} {
+		root, err := filepath.Abs(filepath.Join("..", "cgroupview", "testdata", tc.tree))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := cgroupview.New(cgroupview.Options{ProcFS: filepath.Join(root, "proc"), MountPrefix: root})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pid := range tc.pids {
+			cgs, err := v.Cgroups(pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mem := v.Snapshot(cgs, cgroupview.WantMemory).Memory
+			if mem == nil {
+				t.Fatalf("%s pid %d: no memory view", tc.tree, pid)
+			}
+			for _, opt := range []Options{{}, {SwapOff: true}, {ZswapOff: true}} {
+				got := Meminfo(nil, host, mem, opt)
+				desc := fmt.Sprintf("%s pid %d %+v", tc.tree, pid, opt)
+				m := parseMeminfo(t, got)
+				check := func(ok bool, format string, args ...any) {
+					t.Helper()
+					if !ok {
+						t.Fatalf("%s: %s\n%s", desc, fmt.Sprintf(format, args...), got)
+					}
+				}
+				checkMeminfoConsistent(t, m, check)
+				if tc.tree == "v1" || tc.tree == "hybrid" {
+					for _, l := range []string{"Slab:", "KernelStack:", "PageTables:", "Percpu:", "VmallocUsed:", "FileHugePages:"} {
+						check(m[l] == 0, "%s %d on v1, which has no such counter", l, m[l])
+					}
+				}
+				sent := parseMeminfo(t, Meminfo(nil, sentinelHost(host), mem, opt))
+				for label, val := range sent {
+					check(val != sentinelKB || meminfoHostKept[label], "%s shows the host's value", label)
+				}
+			}
+		}
 	}
 }

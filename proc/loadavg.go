@@ -16,8 +16,9 @@ import "strconv"
 // CGROUPSTATS_CMD_GET on the cpu hierarchy's cgroups; v2: the states of
 // the threads in cgroup.threads). running counts state R only, as the
 // kernel's field does (lxcfs counts R and D there); total counts every
-// thread; last_pid is the largest thread id in host numbering, as lxcfs
-// prints it.
+// thread; last_pid is in.LastPID, which the daemon gives as the reader's
+// pid namespace numbers the cgroup's newest thread (lxcfs prints the host's
+// number, which the container cannot see).
 func Loadavg(dst, host []byte, in *Load) []byte {
 	if in == nil {
 		return append(dst, host...)

@@ -2,45 +2,75 @@ package proc
 
 import (
 	"bytes"
+	"math/bits"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 )
 
 // Meminfo appends the container's /proc/meminfo to dst, using the host's
-// /proc/meminfo as the template: every line keeps its place, and lines the
-// container does not change are copied byte for byte. A nil mem (no memory
-// controller, unreadable files) gives the host file.
+// /proc/meminfo as the template: every line keeps its place and label, and
+// every value is the container's, derived from the container's by a rule
+// that keeps the file self-consistent, or 0 (nothing of the host's usage is
+// left). A nil mem (no memory controller, unreadable files) gives the host
+// file.
 //
 // Values are kB, bytes/1024 truncated. "limit" is min(memory limit) over the
 // cgroup and its ancestors (v1 memory.limit_in_bytes, v2 memory.max),
 // "usage" is v1 memory.usage_in_bytes or v2 memory.current, and the other
-// names are memory.stat keys (v1 total_*, v2 plain; see cgroupview.MemoryStat):
+// names are memory.stat keys (v1 total_*, v2 plain; see cgroupview.MemoryStat).
+// "capped" means at most MemTotal: a cgroup counter read a moment after the
+// limit can exceed it, a container's memory cannot.
 //
 //	MemTotal       min(limit, host MemTotal); host MemTotal when unlimited
 //	MemFree        MemTotal - min(usage, MemTotal)
 //	MemAvailable   min(MemFree + (active_file + inactive_file + slab_reclaimable)/1024, MemTotal)
-//	Buffers        0
-//	Cached         cache (v1 total_cache, v2 file)
-//	SwapCached     0
-//	Active         active_anon + active_file
-//	Inactive       inactive_anon + inactive_file
-//	Active(anon), Inactive(anon), Active(file), Inactive(file), Unevictable: the same keys
+//	Buffers        0 (cgroups do not account buffers apart from file pages)
+//	Cached         cache - swapcached, capped (the kernel's Cached leaves out the swap cache)
+//	SwapCached     swapcached, capped
+//	Active         Active(anon) + Active(file), capped
+//	Inactive       Inactive(anon) + Inactive(file), capped
+//	Active(anon), Inactive(anon), Active(file), Inactive(file), Unevictable: the same keys, capped
+//	Mlocked        = Unevictable: mlocked pages live on the unevictable list, and
+//	               memory.stat does not count them apart (an upper bound)
 //	SwapTotal      see swapKB; 0 with opt.SwapOff or without swap accounting
 //	SwapFree       SwapTotal - swap usage
-//	Zswap          zswap (v2) when the kernel accounts it and !opt.ZswapOff, else 0
-//	Zswapped       zswapped, likewise
-//	Dirty          v1 total_dirty, v2 file_dirty
-//	Writeback      v1 total_writeback, v2 file_writeback
-//	AnonPages      max(active_anon + inactive_anon - shmem, 0)
-//	Mapped         v1 total_mapped_file, v2 file_mapped
-//	Shmem          v1 total_shmem, v2 shmem
-//	Slab, SReclaimable, SUnreclaim: v2 slab, slab_reclaimable, slab_unreclaimable; 0 on v1
-//	AnonHugePages  v1 total_rss_huge, v2 anon_thp
-//	ShmemHugePages, ShmemPmdMapped: 0
+//	Zswap          zswap (v2) when the kernel accounts it and !opt.ZswapOff, else 0; capped
+//	Zswapped       zswapped, likewise (uncompressed size: not capped)
+//	Dirty          v1 total_dirty, v2 file_dirty; capped
+//	Writeback      v1 total_writeback, v2 file_writeback; capped
+//	AnonPages      max(active_anon + inactive_anon - shmem, 0), capped
+//	Mapped         v1 total_mapped_file, v2 file_mapped; capped
+//	Shmem          v1 total_shmem, v2 shmem; capped
+//	KReclaimable   = SReclaimable: the other reclaimable kernel memory is not
+//	               counted per cgroup
+//	Slab           SReclaimable + SUnreclaim, capped
+//	SReclaimable, SUnreclaim: v2 slab_reclaimable, slab_unreclaimable, capped; 0 on v1
+//	KernelStack, PageTables, SecPageTables, Percpu: v2 kernel_stack,
+//	               pagetables, sec_pagetables, percpu, capped; 0 on v1
+//	VmallocUsed    v2 vmalloc, capped; 0 on v1
+//	AnonHugePages  v1 total_rss_huge, v2 anon_thp; capped
+//	ShmemHugePages v2 shmem_thp, capped; 0 on v1
+//	FileHugePages  v2 file_thp, capped; 0 on v1
+//	CommitLimit    MemTotal x r + SwapTotal, where r = (host CommitLimit - host
+//	               SwapTotal) / host MemTotal is the host's overcommit ratio
+//	Committed_AS   AnonPages + Shmem + swap used: the committed memory the
+//	               container has touched (a lower bound: reservations it has
+//	               not touched are not counted per cgroup)
+//	DirectMap4k, DirectMap2M, DirectMap1G: the host's, scaled so that they sum
+//	               to at most MemTotal (the split of the direct map by page size)
+//	VmallocTotal, Hugepagesize: the host's, which are sizes of the kernel (the
+//	               vmalloc address space, the default huge page), not usage
+//	HugePages_Total, HugePages_Free, HugePages_Rsvd, HugePages_Surp, Hugetlb:
+//	               the host's pool, which the container allocates huge pages
+//	               from (hugetlb cgroup limits are not applied)
+//	NFS_Unstable, Bounce, WritebackTmp, VmallocChunk, ShadowCallStack,
+//	HardwareCorrupted, ShmemPmdMapped, FilePmdMapped, CmaTotal, CmaFree,
+//	Unaccepted, Balloon, and any other " kB" line: 0
 //
-// Every other line (Mlocked, KernelStack, CommitLimit, HugePages_*, ...) is
-// the host's. A rewritten line is formatted as the kernel does it, the label
-// left-justified in 16 columns and the value right-justified in 8, then " kB".
+// Other lines without " kB" (none on current kernels) are copied. A
+// rewritten line is formatted as the kernel does it, the label
+// left-justified in 16 columns and the value right-justified in 8, then
+// " kB". MeminfoRules lists the rule of each label.
 //
 // Where this differs from lxcfs 5.0.3:
 //   - MemAvailable uses the lxcfs 6.0/7.0 formula (file LRU plus reclaimable
@@ -54,11 +84,14 @@ import (
 //     (lxcfs prints 0), Slab/SReclaimable/SUnreclaim from memory.stat (5.0.3
 //     prints 0 everywhere), and Zswap/Zswapped are the cgroup's (5.0.3 shows
 //     the host's).
+//   - lxcfs copies the host's Mlocked, KReclaimable, KernelStack,
+//     PageTables, CommitLimit, Committed_AS, Vmalloc*, Percpu, FileHugePages,
+//     Cma*, DirectMap* and the rest; here each follows the rules above.
 func Meminfo(dst, host []byte, mem *cgroupview.Memory, opt Options) []byte {
 	if mem == nil {
 		return append(dst, host...)
 	}
-	h := scanMeminfo(host)
+	h := scanMeminfo(host, true)
 	v, ok := newMemView(h, mem, opt)
 	if !ok {
 		return append(dst, host...)
@@ -71,7 +104,7 @@ func Meminfo(dst, host []byte, mem *cgroupview.Memory, opt Options) []byte {
 			dst = append(dst, line...)
 			continue
 		}
-		kb, ok := v.value(label)
+		kb, ok := v.value(label, line)
 		if !ok {
 			dst = append(dst, line...)
 			continue
@@ -105,7 +138,7 @@ func Swaps(dst, hostSwaps, hostMeminfo []byte, mem *cgroupview.Memory, opt Optio
 	} else {
 		dst = append(dst, swapsHeader...)
 	}
-	total, used := swapKB(mem, opt, scanMeminfo(hostMeminfo))
+	total, used := swapKB(mem, opt, scanMeminfo(hostMeminfo, false))
 	if total == 0 {
 		return dst
 	}
@@ -126,14 +159,19 @@ type hostMem struct {
 	totalKB     uint64 // MemTotal
 	hasTotal    bool
 	swapTotalKB uint64 // SwapTotal; 0 when absent or unparseable
+	// commitLimitKB is CommitLimit, directMapKB the sum of the DirectMap*
+	// lines (saturating); 0 when absent. Only a full scan reads them.
+	commitLimitKB uint64
+	directMapKB   uint64
 }
 
-// scanMeminfo finds the host's MemTotal and SwapTotal. The first line of each
-// counts; an unparseable value counts as absent.
-func scanMeminfo(host []byte) hostMem {
+// scanMeminfo finds the host's MemTotal and SwapTotal, and with full also
+// CommitLimit and the DirectMap sum. The first line of each counts; an
+// unparseable value counts as absent.
+func scanMeminfo(host []byte, full bool) hostMem {
 	var h hostMem
-	var seenTotal, seenSwap bool
-	for rest := host; len(rest) > 0 && !(seenTotal && seenSwap); {
+	var seenTotal, seenSwap, seenCommit bool
+	for rest := host; len(rest) > 0 && (full || !(seenTotal && seenSwap)); {
 		var line []byte
 		line, rest = nextLine(rest)
 		label, ok := meminfoLabel(line)
@@ -151,6 +189,14 @@ func scanMeminfo(host []byte) hostMem {
 				seenSwap = true
 				h.swapTotalKB, _ = meminfoValue(line, len(label))
 			}
+		case "CommitLimit:":
+			if !seenCommit {
+				seenCommit = true
+				h.commitLimitKB, _ = meminfoValue(line, len(label))
+			}
+		case "DirectMap4k:", "DirectMap2M:", "DirectMap4M:", "DirectMap1G:":
+			v, _ := meminfoValue(line, len(label))
+			h.directMapKB = satAdd(h.directMapKB, v)
 		}
 	}
 	return h
@@ -194,12 +240,13 @@ type memView struct {
 	swapTotalKB, swapFreeKB  uint64
 	zswap                    bool
 	st                       *cgroupview.MemoryStat
+	h                        hostMem
 }
 
 // newMemView computes the values that need the host's totals. ok is false
 // when MemTotal cannot be known: no limit and no usable host MemTotal.
 func newMemView(h hostMem, mem *cgroupview.Memory, opt Options) (memView, bool) {
-	v := memView{st: &mem.Stat, zswap: mem.Stat.HasZswap && !opt.ZswapOff}
+	v := memView{st: &mem.Stat, zswap: mem.Stat.HasZswap && !opt.ZswapOff, h: h}
 	switch {
 	case !mem.Limit.Unlimited && h.hasTotal:
 		v.totalKB = min(mem.Limit.Value/1024, h.totalKB)
@@ -245,9 +292,26 @@ func swapKB(mem *cgroupview.Memory, opt Options, h hostMem) (total, used uint64)
 	return total, used
 }
 
-// value returns the container's value for a meminfo label; ok is false for
-// the lines copied from the host.
-func (v *memView) value(label []byte) (kb uint64, ok bool) {
+// capped converts bytes to kB, at most MemTotal.
+func (v *memView) capped(bytes uint64) uint64 { return min(bytes/1024, v.totalKB) }
+
+// slabKB is SReclaimable and SUnreclaim: 0 without slab counters (v1).
+func (v *memView) slabKB() (reclaimable, unreclaimable uint64) {
+	if !v.st.HasSlab {
+		return 0, 0
+	}
+	return v.capped(v.st.SlabReclaimableBytes), v.capped(v.st.SlabUnreclaimableBytes)
+}
+
+func (v *memView) anonKB() uint64 {
+	st := v.st
+	return v.capped(satSub(satAdd(st.ActiveAnonBytes, st.InactiveAnonBytes), st.ShmemBytes))
+}
+
+// value returns the container's value for a meminfo label (line is the
+// host's line); ok is false for the lines copied from the host: those
+// without " kB" that no rule names.
+func (v *memView) value(label, line []byte) (kb uint64, ok bool) {
 	st := v.st
 	switch string(label) {
 	case "MemTotal:":
@@ -256,24 +320,24 @@ func (v *memView) value(label []byte) (kb uint64, ok bool) {
 		return v.freeKB, true
 	case "MemAvailable:":
 		return v.availKB, true
-	case "Buffers:", "SwapCached:", "ShmemHugePages:", "ShmemPmdMapped:":
-		return 0, true
 	case "Cached:":
-		return st.CacheBytes / 1024, true
+		return v.capped(satSub(st.CacheBytes, st.SwapCachedBytes)), true
+	case "SwapCached:":
+		return v.capped(st.SwapCachedBytes), true
 	case "Active:":
-		return satAdd(st.ActiveAnonBytes, st.ActiveFileBytes) / 1024, true
+		return min(v.capped(st.ActiveAnonBytes)+v.capped(st.ActiveFileBytes), v.totalKB), true
 	case "Inactive:":
-		return satAdd(st.InactiveAnonBytes, st.InactiveFileBytes) / 1024, true
+		return min(v.capped(st.InactiveAnonBytes)+v.capped(st.InactiveFileBytes), v.totalKB), true
 	case "Active(anon):":
-		return st.ActiveAnonBytes / 1024, true
+		return v.capped(st.ActiveAnonBytes), true
 	case "Inactive(anon):":
-		return st.InactiveAnonBytes / 1024, true
+		return v.capped(st.InactiveAnonBytes), true
 	case "Active(file):":
-		return st.ActiveFileBytes / 1024, true
+		return v.capped(st.ActiveFileBytes), true
 	case "Inactive(file):":
-		return st.InactiveFileBytes / 1024, true
-	case "Unevictable:":
-		return st.UnevictableBytes / 1024, true
+		return v.capped(st.InactiveFileBytes), true
+	case "Unevictable:", "Mlocked:":
+		return v.capped(st.UnevictableBytes), true
 	case "SwapTotal:":
 		return v.swapTotalKB, true
 	case "SwapFree:":
@@ -282,39 +346,87 @@ func (v *memView) value(label []byte) (kb uint64, ok bool) {
 		if !v.zswap {
 			return 0, true
 		}
-		return st.ZswapBytes / 1024, true
+		return v.capped(st.ZswapBytes), true
 	case "Zswapped:":
 		if !v.zswap {
 			return 0, true
 		}
 		return st.ZswappedBytes / 1024, true
 	case "Dirty:":
-		return st.DirtyBytes / 1024, true
+		return v.capped(st.DirtyBytes), true
 	case "Writeback:":
-		return st.WritebackBytes / 1024, true
+		return v.capped(st.WritebackBytes), true
 	case "AnonPages:":
-		return satSub(satAdd(st.ActiveAnonBytes, st.InactiveAnonBytes), st.ShmemBytes) / 1024, true
+		return v.anonKB(), true
 	case "Mapped:":
-		return st.MappedBytes / 1024, true
+		return v.capped(st.MappedBytes), true
 	case "Shmem:":
-		return st.ShmemBytes / 1024, true
+		return v.capped(st.ShmemBytes), true
 	case "AnonHugePages:":
-		return st.AnonHugeBytes / 1024, true
+		return v.capped(st.AnonHugeBytes), true
+	case "ShmemHugePages:":
+		return v.capped(st.ShmemHugeBytes), true
+	case "FileHugePages:":
+		return v.capped(st.FileHugeBytes), true
 	case "Slab:":
-		if !st.HasSlab {
-			return 0, true
-		}
-		return st.SlabBytes / 1024, true
-	case "SReclaimable:":
-		if !st.HasSlab {
-			return 0, true
-		}
-		return st.SlabReclaimableBytes / 1024, true
+		r, u := v.slabKB()
+		return min(r+u, v.totalKB), true
+	case "SReclaimable:", "KReclaimable:":
+		r, _ := v.slabKB()
+		return r, true
 	case "SUnreclaim:":
-		if !st.HasSlab {
+		_, u := v.slabKB()
+		return u, true
+	case "KernelStack:":
+		return v.capped(st.KernelStackBytes), true
+	case "PageTables:":
+		return v.capped(st.PageTablesBytes), true
+	case "SecPageTables:":
+		return v.capped(st.SecPageTablesBytes), true
+	case "Percpu:":
+		return v.capped(st.PercpuBytes), true
+	case "VmallocUsed:":
+		return v.capped(st.VmallocBytes), true
+	case "CommitLimit:":
+		return v.commitLimitKB(), true
+	case "Committed_AS:":
+		return satAdd(satAdd(v.anonKB(), v.capped(st.ShmemBytes)), v.swapTotalKB-v.swapFreeKB), true
+	case "DirectMap4k:", "DirectMap2M:", "DirectMap4M:", "DirectMap1G:":
+		host, ok := meminfoValue(line, len(label))
+		if !ok || v.h.directMapKB == 0 {
 			return 0, true
 		}
-		return st.SlabUnreclaimableBytes / 1024, true
+		return mulDiv(host, min(v.totalKB, v.h.directMapKB), v.h.directMapKB), true
+	case "VmallocTotal:", "Hugepagesize:", "Hugetlb:",
+		"HugePages_Total:", "HugePages_Free:", "HugePages_Rsvd:", "HugePages_Surp:":
+		return 0, false
+	}
+	// Buffers, NFS_Unstable, Bounce, WritebackTmp, VmallocChunk, ... and
+	// whatever a newer kernel adds: a size the container has no counter for.
+	if bytes.HasSuffix(line, []byte(" kB\n")) || bytes.HasSuffix(line, []byte(" kB")) {
+		return 0, true
 	}
 	return 0, false
+}
+
+// commitLimitKB is MemTotal x the host's overcommit ratio + SwapTotal. The
+// ratio is (host CommitLimit - host SwapTotal) / host MemTotal: the kernel's
+// vm.overcommit_ratio (or overcommit_kbytes) as the host applies it.
+func (v *memView) commitLimitKB() uint64 {
+	h := v.h
+	var ram uint64
+	if h.hasTotal && h.totalKB > 0 {
+		ram = mulDiv(v.totalKB, satSub(h.commitLimitKB, h.swapTotalKB), h.totalKB)
+	}
+	return satAdd(ram, v.swapTotalKB)
+}
+
+// mulDiv is a*b/c without overflow, saturating; c must not be 0.
+func mulDiv(a, b, c uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi >= c {
+		return 1<<64 - 1
+	}
+	q, _ := bits.Div64(hi, lo, c)
+	return q
 }

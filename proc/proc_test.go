@@ -2,6 +2,7 @@ package proc
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -128,6 +129,14 @@ func TestUptime(t *testing.T) {
 		{"exponent", "1e5 3\n", UptimeInput{ClockTicks: 100}, "1e5 3\n"},
 		{"trailing junk", "12.5x 3\n", UptimeInput{ClockTicks: 100}, "12.5x 3\n"},
 		{"huge", strings.Repeat("9", 400) + " 1\n", UptimeInput{ClockTicks: 100}, strings.Repeat("9", 400) + " 1\n"},
+		{"fractional quota: idle against the quota", "209.66 383.86\n", UptimeInput{InitStartTicks: 9966, ClockTicks: 100, VisibleCPUs: 1, QuotaCPUs: 0.5, Usage: usage}, "110.00 53.00\n"},
+		{"quota above the CPUs", "209.66 383.86\n", UptimeInput{InitStartTicks: 9966, ClockTicks: 100, VisibleCPUs: 2, QuotaCPUs: 3, Usage: usage}, "110.00 218.00\n"},
+		{"time namespace: the kernel's boot, not the init's", "209.66 383.86\n",
+			UptimeInput{InitStartTicks: 9966, ClockTicks: 100, VisibleCPUs: 1, TimeNS: &TimeNS{BoottimeOffsetNanos: -200e9}}, "9.66 9.66\n"},
+		{"time namespace booted before the host", "209.66 383.86\n",
+			UptimeInput{InitStartTicks: 9966, ClockTicks: 100, VisibleCPUs: 1, TimeNS: &TimeNS{BoottimeOffsetNanos: 1000e9}}, "1209.66 1209.66\n"},
+		{"time namespace offset beyond the uptime", "209.66 383.86\n",
+			UptimeInput{ClockTicks: 100, VisibleCPUs: 1, TimeNS: &TimeNS{BoottimeOffsetNanos: -300e9}}, "0.00 0.00\n"},
 	} {
 		if got := string(Uptime(nil, []byte(tc.host), tc.in)); got != tc.want {
 			t.Errorf("%s: Uptime(%q, %+v) = %q, want %q", tc.name, tc.host, tc.in, got, tc.want)
@@ -237,10 +246,12 @@ func TestMeminfoOdd(t *testing.T) {
 		{"garbage MemTotal, unlimited: host copy", "MemTotal: x kB\nMemFree: 5 kB\n", unlimited, "MemTotal: x kB\nMemFree: 5 kB\n"},
 		{"limit above host", "MemTotal: 32768 kB\nMemFree: 5 kB\n", limited, "MemTotal:          32768 kB\nMemFree:           16384 kB\n"},
 		{"zero limit", "MemTotal: 32768 kB\nMemFree: 5 kB\nMemAvailable: 5 kB\n", &cgroupview.Memory{Limit: cgroupview.Bytes(0), Swappiness: -1}, "MemTotal:              0 kB\nMemFree:               0 kB\nMemAvailable:          0 kB\n"},
-		{"no trailing newline", "MemTotal: 32768 kB\nMlocked: 5 kB", limited, "MemTotal:          32768 kB\nMlocked: 5 kB"},
-		{"rewritten last line gets a newline", "Mlocked: 5 kB\nMemTotal: 32768 kB", limited, "Mlocked: 5 kB\nMemTotal:          32768 kB\n"},
+		{"no trailing newline", "MemTotal: 32768 kB\nHugepagesize: 2048 kB", limited, "MemTotal:          32768 kB\nHugepagesize: 2048 kB"},
+		{"rewritten last line gets a newline", "Hugepagesize: 2048 kB\nMemTotal: 32768 kB", limited, "Hugepagesize: 2048 kB\nMemTotal:          32768 kB\n"},
+		{"an unknown kB line without a newline is 0", "MemTotal: 32768 kB\nNewThing: 5 kB", limited, "MemTotal:          32768 kB\nNewThing:              0 kB\n"},
+		{"an unknown count is kept", "MemTotal: 32768 kB\nNewCount: 5\n", limited, "MemTotal:          32768 kB\nNewCount: 5\n"},
 		{"label with a blank is not a label", "Mem Total: 1 kB\n", limited, "Mem Total: 1 kB\n"},
-		{"long label", "AVeryLongLabelIndeed: 1 kB\nBuffers: 1 kB\n", limited, "AVeryLongLabelIndeed: 1 kB\nBuffers:               0 kB\n"},
+		{"long label", "AVeryLongLabelIndeed: 1 kB\nBuffers: 1 kB\n", limited, "AVeryLongLabelIndeed:       0 kB\nBuffers:               0 kB\n"},
 	} {
 		if got := string(Meminfo(nil, []byte(tc.host), tc.mem, Options{})); got != tc.want {
 			t.Errorf("%s:\ngot  %q\nwant %q", tc.name, got, tc.want)
@@ -298,5 +309,65 @@ func TestSlabinfoAndPassthrough(t *testing.T) {
 	}
 	if got := string(Passthrough([]byte("x"), host)); got != "x"+string(host) {
 		t.Errorf("Passthrough = %q", got)
+	}
+}
+
+func TestStatBtime(t *testing.T) {
+	t.Parallel()
+	host := "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0 0 0\nintr 5\nbtime 1700000000\nprocesses 9\n"
+	for _, tc := range []struct {
+		name string
+		boot *Boot
+		want string
+	}{
+		{"no boot keeps the host's", nil, "1700000000"},
+		{"container init at 123.45 s", &Boot{InitStartTicks: 12345, ClockTicks: 100}, "1700000123"},
+		{"host init", &Boot{ClockTicks: 100}, "1700000000"},
+		{"zero clock ticks means 100", &Boot{InitStartTicks: 500}, "1700000005"},
+		{"time namespace booted 1 h after the host", &Boot{InitStartTicks: 12345, ClockTicks: 100, TimeNS: &TimeNS{BoottimeOffsetNanos: -3600e9}}, "1700003600"},
+		{"time namespace, fraction rounds down", &Boot{TimeNS: &TimeNS{BoottimeOffsetNanos: -3600_500_000_000}}, "1700003600"},
+		{"time namespace booted before the host", &Boot{TimeNS: &TimeNS{BoottimeOffsetNanos: 100_200_000_000}}, "1699999899"},
+		{"time namespace before the epoch saturates", &Boot{TimeNS: &TimeNS{BoottimeOffsetNanos: 1 << 62}}, "0"},
+	} {
+		got := string(Stat(nil, []byte(host), StatInput{Boot: tc.boot, ClockTicks: 100}))
+		if !strings.Contains(got, "\nbtime "+tc.want+"\n") {
+			t.Errorf("%s: btime line of\n%s\nwant btime %s", tc.name, got, tc.want)
+		}
+		if !strings.Contains(got, "\nprocesses 9\n") || !strings.Contains(got, "\nintr 5\n") {
+			t.Errorf("%s: other lines changed:\n%s", tc.name, got)
+		}
+	}
+	// A btime line that does not parse is kept.
+	odd := "cpu  1 0 1 1\ncpu0 1 0 1 1\nbtime soon\nbtime 12 13\n"
+	got := string(Stat(nil, []byte(odd), StatInput{Boot: &Boot{InitStartTicks: 1000, ClockTicks: 100}}))
+	if !strings.Contains(got, "btime soon\nbtime 12 13\n") {
+		t.Errorf("unparseable btime lines changed:\n%s", got)
+	}
+}
+
+// TestBootAgrees: whatever the boot, btime + uptime is the host's btime +
+// uptime, less at most the second the kernel's btime drops, so tools that
+// take now - uptime and those that read btime see the same boot.
+func TestBootAgrees(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(19, 2))
+	for i := range iterations {
+		hostBtime := uint64(1_600_000_000 + r.IntN(1e8))
+		hostUp := float64(r.IntN(1e8)) / 100
+		b := Boot{ClockTicks: 100}
+		if r.IntN(2) == 0 {
+			b.InitStartTicks = uint64(r.Float64() * hostUp * 100)
+		} else {
+			b.TimeNS = &TimeNS{BoottimeOffsetNanos: -int64(r.Float64() * hostUp * 1e9)}
+		}
+		up := b.Uptime(hostUp)
+		bt := b.Btime(hostBtime)
+		now := float64(hostBtime) + hostUp
+		if d := now - (float64(bt) + up); d < -1e-6 || d > 1+1e-6 {
+			t.Fatalf("case %d: %+v (ns %+v): btime %d + uptime %.2f is %.2f s from the host's now %.2f", i, b, b.TimeNS, bt, up, d, now)
+		}
+		if up < 0 || up > hostUp {
+			t.Fatalf("case %d: uptime %.2f outside [0, host %.2f]", i, up, hostUp)
+		}
 	}
 }

@@ -36,13 +36,17 @@ import (
 //
 // The first line, "cpu  ...", is recomputed as the column sums of the kept
 // cpuN lines (at least 10 columns). When the container changes no cpuN line
-// (all visible, same names, no usage) the host file is returned unchanged,
-// aggregate included: the kernel sums nanoseconds before converting to
+// (all visible, same names, no usage) the cpu lines are the host's,
+// aggregate included (and with no other line to change, the whole file is
+// the host's): the kernel sums nanoseconds before converting to
 // ticks, so its aggregate can exceed the sum of the per-CPU lines by a few
 // ticks. A host file without any cpu line is returned unchanged. Every
 // other line (intr, ctxt, btime, processes, procs_running, procs_blocked,
 // softirq) is the host's, except procs_running and procs_blocked, which
-// count the container's threads when in.Tasks is set.
+// count the container's threads when in.Tasks is set, and btime, which is
+// in.Boot.Btime(host btime) when in.Boot is set: the container's boot, so
+// that btime + /proc/uptime is now (psutil.boot_time(), node_exporter's
+// node_boot_time_seconds, `uptime -s` agree with `uptime`).
 //
 // Where this differs from lxcfs 5.0.3:
 //   - v2 shows the container's CPU time (lxcfs 7.0 shows the host's times
@@ -58,6 +62,9 @@ import (
 //   - A CPU missing from cpuacct.usage_all shows zero usage, where lxcfs stops
 //     the file at that line.
 //   - An unparseable "cpuX" line is kept rather than dropped.
+//   - btime is the container's boot, not the host's (lxcfs keeps the
+//     host's, so that btime + uptime is the host's boot plus the
+//     container's age).
 func Stat(dst, host []byte, in StatInput) []byte {
 	c := newStatCalc(host, in)
 
@@ -93,7 +100,7 @@ func Stat(dst, host []byte, in StatInput) []byte {
 		}
 		cols = max(cols, r.n)
 	}
-	if !hasCPU || (!changed && in.Tasks == nil) {
+	if !hasCPU || (!changed && in.Tasks == nil && in.Boot == nil) {
 		return append(dst, host...)
 	}
 
@@ -105,11 +112,17 @@ func Stat(dst, host []byte, in StatInput) []byte {
 		line, rest = nextLine(rest)
 		kind, n, nameEnd := classifyStatLine(line)
 		if kind == otherLine {
-			dst = appendOtherStatLine(dst, line, in.Tasks)
+			dst = appendOtherStatLine(dst, line, in.Tasks, in.Boot)
 			continue
 		}
 		if !aggregateDone {
 			aggregateDone = true
+			if !changed && kind == aggregateLine {
+				// Only other lines change: the kernel's aggregate
+				// stays (see above).
+				dst = append(dst, line...)
+				continue
+			}
 			dst = append(dst, "cpu "...)
 			for i := range cols {
 				dst = append(dst, ' ')
@@ -314,9 +327,17 @@ func nsToTicks(ns, ticksPerSec uint64) uint64 {
 	return q
 }
 
-// appendOtherStatLine copies a non-cpu line, replacing the task counts with
-// the container's.
-func appendOtherStatLine(dst, line []byte, t *cgroupview.Tasks) []byte {
+// appendOtherStatLine copies a non-cpu line, replacing the task counts and
+// the boot time with the container's. A btime line that does not parse is
+// kept.
+func appendOtherStatLine(dst, line []byte, t *cgroupview.Tasks, boot *Boot) []byte {
+	if boot != nil && bytes.HasPrefix(line, []byte("btime ")) {
+		if v, end, ok := parseUint(line, skipBlanks(line, len("btime "))); ok && (end == len(line) || line[end] == '\n') {
+			dst = append(dst, "btime "...)
+			dst = strconv.AppendUint(dst, boot.Btime(v), 10)
+			return append(dst, '\n')
+		}
+	}
 	if t != nil {
 		switch {
 		case bytes.HasPrefix(line, []byte("procs_running ")):

@@ -9,11 +9,17 @@ import (
 // both in seconds with two decimals.
 //
 //	age  = host uptime - InitStartTicks/ClockTicks, floored at 0
-//	idle = age * VisibleCPUs - usage, floored at 0
+//	idle = age * capacity - usage, floored at 0
 //
+// capacity is VisibleCPUs (at least 1), or QuotaCPUs where that is below
+// it (--enable-cfs with a fractional quota: a container at its quota is not
+// idle).
 // The host uptime is the first number of hostUptime (the host's
 // /proc/uptime), and InitStartTicks field 22 of the container init's
-// /proc/<pid>/stat, so age is how long the container's init has run. usage
+// /proc/<pid>/stat, so age is how long the container's init has run. A
+// reader in a time namespace with a boottime offset (in.TimeNS) gets the
+// namespace's age instead, host uptime + offset, as the kernel shows it
+// (see Boot; stat's btime follows the same boot). usage
 // is the container's CPU time (v1 cpuacct, v2 cpu.stat usage; 0 when
 // in.Usage is nil). Like the kernel's, idle is summed over the CPUs the
 // container sees (VisibleCPUs, at least 1). ClockTicks 0 counts as 100. An
@@ -28,16 +34,16 @@ func Uptime(dst, hostUptime []byte, in UptimeInput) []byte {
 	if !ok {
 		return append(dst, hostUptime...)
 	}
-	ct := in.ClockTicks
-	if ct == 0 {
-		ct = 100
-	}
-	age := max(up-float64(in.InitStartTicks)/float64(ct), 0)
+	age := in.Boot().Uptime(up)
 	var busy float64
 	if in.Usage != nil {
 		busy = (float64(in.Usage.UserNanos) + float64(in.Usage.SystemNanos)) / 1e9
 	}
-	idle := max(age*float64(max(in.VisibleCPUs, 1))-busy, 0)
+	capacity := float64(max(in.VisibleCPUs, 1))
+	if in.QuotaCPUs > 0 && in.QuotaCPUs < capacity {
+		capacity = in.QuotaCPUs
+	}
+	idle := max(age*capacity-busy, 0)
 	dst = strconv.AppendFloat(dst, age, 'f', 2, 64)
 	dst = append(dst, ' ')
 	dst = strconv.AppendFloat(dst, idle, 'f', 2, 64)

@@ -34,6 +34,10 @@ func TestParseArgs(t *testing.T) {
 			options{fuseOpts: []string{"allow_other", "ro", "noexec"}, mountpoint: "/m", pidfile: "/run/lxcfs-go.pid"}},
 		{"compat no-ops", []string{"-s", "--enable-pidfd", "-d", "/m"},
 			options{debug: true, mountpoint: "/m", pidfile: "/run/lxcfs-go.pid"}},
+		{"lxcfs 6 --enable-cgroup keeps the tree on", []string{"--enable-cgroup", "/m"},
+			options{enableCgroup: true, mountpoint: "/m", pidfile: "/run/lxcfs-go.pid"}},
+		{"--disable-cgroup", []string{"--disable-cgroup", "/m"},
+			options{noCgroup: true, mountpoint: "/m", pidfile: "/run/lxcfs-go.pid"}},
 		{"help needs no mountpoint", []string{"-h"}, options{help: true}},
 		{"version", []string{"--version"}, options{version: true}},
 		{"hidden roots", []string{"--procfs", "/p", "--sysfs=/s", "--cgroup-prefix", "/c", "/m"},
@@ -70,6 +74,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{"-p"},
 		{"--enable-cfs=yes", "/m"},
 		{"/a", "/b"},
+		{"--enable-cgroup", "--disable-cgroup", "/m"},
+		{"--enable-cgroup=yes", "/m"},
 	} {
 		if _, err := parseArgs(args); err == nil {
 			t.Errorf("parseArgs(%q) succeeded", args)

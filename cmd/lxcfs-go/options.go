@@ -21,6 +21,7 @@ type options struct {
 	cfs          bool
 	psiPoll      bool
 	noCgroup     bool
+	enableCgroup bool // lxcfs 6's --enable-cgroup: the tree is on anyway
 	pidfile      string
 	runtimeDir   string
 	fuseOpts     []string
@@ -65,6 +66,10 @@ var specs = []optSpec{
 		flag: func(o *options) {}},
 	{long: "disable-cgroup", help: "do not serve the cgroup/ tree",
 		flag: func(o *options) { o.noCgroup = true }},
+	// lxcfs 6.0 serves cgroup/ only with --enable-cgroup; units and hooks
+	// written for it pass the flag. The tree is on by default here.
+	{long: "enable-cgroup", help: "accepted for lxcfs 6 compatibility; the cgroup/ tree is served unless --disable-cgroup",
+		flag: func(o *options) { o.enableCgroup = true }},
 	{long: "metrics-addr", hasArg: true, help: "serve Prometheus metrics and /healthz on HOST:PORT (loopback) or unix:/path (default off)",
 		withArg: func(o *options, v string) error { o.metricsAddr = v; return nil }},
 	{short: 'p', long: "pidfile", hasArg: true, help: "pid file, locked while running (default /run/lxcfs-go.pid)",
@@ -163,6 +168,9 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.help || o.version {
 		return o, nil
+	}
+	if o.enableCgroup && o.noCgroup {
+		return nil, fmt.Errorf("%w: --enable-cgroup and --disable-cgroup contradict each other", errUsage)
 	}
 	switch len(positional) {
 	case 0:

@@ -79,7 +79,6 @@ func TestShowFixtures(t *testing.T) {
 		{"v1", 1000, []string{
 			"MemTotal:         524288 kB",
 			"==> sys/devices/system/cpu/online <==\n1-2\n",
-			"MemTotal        524288 kB",
 			"min(memory.limit_in_bytes) over /lxc/c1 (cgroup v1 memory at /sys/fs/cgroup/memory) and ancestors [/lxc/c1 512 MiB, /lxc 1 GiB, / unlimited]",
 			"SwapTotal", "memory.memsw.limit_in_bytes",
 			"cpuset.effective_cpus of /lxc/c1",
@@ -126,6 +125,50 @@ func TestShowFixtures(t *testing.T) {
 			// init started 10 s after boot; the host has been up 376.98 s.
 			if !strings.Contains(out, "==> proc/uptime <==\n366.98 ") {
 				t.Errorf("uptime not 366.98:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestShowExplainsEveryMeminfoField: --explain names the source or rule of
+// every meminfo field, on v1, hybrid and v2, whether or not it differs from
+// the host's.
+func TestShowExplainsEveryMeminfoField(t *testing.T) {
+	for _, c := range []struct {
+		layout string
+		pid    int
+	}{{"v1", 1000}, {"hybrid", 3000}, {"v2", 4000}} {
+		t.Run(fmt.Sprintf("%s/%d", c.layout, c.pid), func(t *testing.T) {
+			root := fixtureHost(t, c.layout)
+			args := append([]string{"show", "--no-pidns", "--pid", fmt.Sprint(c.pid), "--explain"}, rootArgs(root)...)
+			code, out, errs := runCmd(t, append(args, "meminfo")...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			file, explain, ok := strings.Cut(out, "--- proc/meminfo for")
+			if !ok {
+				t.Fatalf("no explanation:\n%s", out)
+			}
+			rules := map[string]string{}
+			for _, line := range strings.Split(explain, "\n")[1:] {
+				if f := strings.Fields(line); len(f) > 0 {
+					_, rule, _ := strings.Cut(line, " = ")
+					rules[f[0]] = rule
+				}
+			}
+			n := 0
+			for _, line := range strings.Split(file, "\n") {
+				label, _, ok := strings.Cut(line, ":")
+				if !ok || strings.HasPrefix(line, "==>") {
+					continue
+				}
+				n++
+				if rule := rules[label]; rule == "" || strings.Contains(rule, "computed from the memory cgroup") {
+					t.Errorf("%s: no source or rule: %q", label, rule)
+				}
+			}
+			if n < 40 {
+				t.Errorf("only %d fields in\n%s", n, file)
 			}
 		})
 	}

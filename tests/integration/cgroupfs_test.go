@@ -318,6 +318,34 @@ func TestCgroupTreeDisabled(t *testing.T) {
 	}
 }
 
+// TestCgroupTreeEnableFlag: lxcfs 6's --enable-cgroup is accepted (units
+// written for lxcfs 6 pass it) and the tree is served, a named hierarchy
+// under lxcfs's name (systemd, not name=systemd).
+func TestCgroupTreeEnableFlag(t *testing.T) {
+	d := setup(t, "--enable-cgroup")
+	es, err := os.ReadDir(d.Path("cgroup"))
+	if err != nil {
+		t.Fatalf("cgroup/ with --enable-cgroup: %v", err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Name())
+	}
+	if len(got) == 0 {
+		t.Fatal("cgroup/ is empty with --enable-cgroup")
+	}
+	for _, line := range lines(hostFile(t, "/proc/self/cgroup")) {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || !strings.HasPrefix(f[1], "name=") {
+			continue
+		}
+		name := strings.TrimPrefix(f[1], "name=")
+		if !slices.Contains(got, name) || slices.Contains(got, f[1]) {
+			t.Errorf("cgroup/ lists %q; want %s and not %s", got, name, f[1])
+		}
+	}
+}
+
 // TestCgroupTreeReference: the same listings and reads as lxcfs's cgroup/
 // tree where lxcfs is right; where it is not, the difference is asserted.
 func TestCgroupTreeReference(t *testing.T) {

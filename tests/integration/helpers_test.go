@@ -322,6 +322,14 @@ func mustUptime(t *testing.T, s string) (up, idle float64) {
 func pid1Age(t *testing.T) float64 {
 	t.Helper()
 	host, _ := mustUptime(t, hostFile(t, "/proc/uptime"))
+	return host - float64(pid1StartTicks(t))/userHZ
+}
+
+// pid1StartTicks is when host pid 1 started, in clock ticks since boot:
+// for a caller in the host pid namespace, the boot that uptime and btime
+// count from.
+func pid1StartTicks(t *testing.T) uint64 {
+	t.Helper()
 	st := hostFile(t, "/proc/1/stat")
 	// Fields after the parenthesised comm; starttime is field 22 overall.
 	f := strings.Fields(st[strings.LastIndexByte(st, ')')+1:])
@@ -332,7 +340,7 @@ func pid1Age(t *testing.T) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return host - float64(start)/userHZ
+	return start
 }
 
 // --- lists ---

@@ -193,6 +193,12 @@ func TestCPUViewCFS(t *testing.T) {
 	if du+di > wall+10 {
 		t.Errorf("busy %d + idle %d ticks over %d ticks of wall time on one CPU", du, di, wall)
 	}
+	// Running at its 0.5-CPU quota, the one CPU reads busy: idle counts
+	// against the quota, not against the whole CPU (which would read 50%
+	// idle that the container cannot use).
+	if float64(di) > 0.15*float64(wall)+10 {
+		t.Errorf("idle grew by %d of %d ticks (busy %d) at the quota; want the CPU busy", di, wall, du)
+	}
 	cg.CPUQuota(150000, 100000) // two CPUs
 	time.Sleep(time.Second)
 	s2 := read()
@@ -411,5 +417,36 @@ print("second write accepted"); sys.exit(1)
 	}
 	if _, err := os.OpenFile(plain.Path("proc/pressure/cpu"), os.O_RDWR, 0); err == nil {
 		t.Errorf("without --enable-psi-poll proc/pressure/cpu opened for writing")
+	}
+}
+
+// TestLoadavgLastPIDInContainer: loadavg's last-pid field is a pid of the
+// reader's pid namespace (the container's newest thread as the container
+// numbers it), not a host pid the container cannot see.
+func TestLoadavgLastPIDInContainer(t *testing.T) {
+	d := setup(t, "-l")
+	cg := newCgroup(t)
+	ct := testenv.StartContainer(t, cg, testenv.ContainerOptions{})
+	out, errb, err := ct.Run(cg, "sh", "-c", `sleep 5 >/dev/null 2>&1 & sleep 5 >/dev/null 2>&1 & cat "$1"; echo "$$"`, "sh", d.Path(loadavg))
+	if err != nil {
+		t.Fatalf("reading loadavg in the container: %v: %s", err, errb)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("output %q", out)
+	}
+	f := strings.Fields(lines[0])
+	if len(f) != 5 {
+		t.Fatalf("loadavg %q does not have 5 fields", lines[0])
+	}
+	last, err := strconv.Atoi(f[4])
+	if err != nil {
+		t.Fatalf("last pid %q: %v", f[4], err)
+	}
+	shell, _ := strconv.Atoi(lines[1])
+	// The container's namespace has allocated a handful of pids (its
+	// init, the reader's shell, two sleeps, cat); the host thousands.
+	if last < 1 || last > 20 || shell > 20 {
+		t.Errorf("last pid %d (the reader's shell is %d in the container); want a pid of the container's namespace, below 20", last, shell)
 	}
 }
