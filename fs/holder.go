@@ -502,17 +502,16 @@ func (h *holder) run() int {
 	}
 }
 
-// orphanedLocked reports whether no settled daemon has been attached for
-// the grace period.
+// orphanedLocked reports whether no daemon is attached and none that had
+// settled has been for the grace period.
 func (h *holder) orphanedLocked(now time.Time) bool {
 	for _, since := range h.attached {
 		if now.Sub(since) >= settleTime {
 			h.lastGood = now
 			h.backoff = 0
-			return false
 		}
 	}
-	return now.Sub(h.lastGood) > h.grace
+	return len(h.attached) == 0 && now.Sub(h.lastGood) > h.grace
 }
 
 // serveAttached keeps a daemon's attach socket until it closes: the daemon

@@ -397,6 +397,13 @@ func (g *generation) stop() error {
 	if g.keeper {
 		// The keeper keeps the connection for the next daemon (the
 		// next pod): nothing is unmounted, no container notices.
+		// Requests we have read are answered first; those we have not
+		// wait in the kernel's queue for the next daemon. (On kernels
+		// that resend, they would be resent anyway; on older ones,
+		// serving on a clone, they would fail.)
+		if err := g.srv.Drain(2 * time.Second); err != nil {
+			g.log.Warn("draining before leaving", "err", err)
+		}
 		g.log.Info("leaving the connection with the fd keeper", "socket", g.holder.Socket)
 		return nil
 	}

@@ -315,6 +315,8 @@ func startAndKillDaemon(t *testing.T) string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(testenv.DaemonBinary(t), "-f", "-p", filepath.Join(dir, "pid"), mnt)
+	// Dead for good: the fd holder would start it again.
+	cmd.Env = append(os.Environ(), "LXCFS_GO_RESTART=never")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -391,4 +391,4 @@ func splitRegexp(s string) []string {
 // FUSE connection's life cycle (upgrade, crash, heal) and the long soak: they
 // do not depend on the cgroup layout, run on the host in every make test, and
 // under TCG emulation would take minutes of the VM's time budget.
-const defaultITestSkip = "^(TestUpgrade|TestCrash.*|TestHolderGrace|TestRemount.*|TestDeadMountpointAtStart|TestSoak)$"
+const defaultITestSkip = "^(TestUpgrade|TestCrash.*|TestHolderGrace|TestHolderRestartsCrashedDaemon|TestHolderCrashLoop|TestKeeperOutlivesDaemons|TestRemount.*|TestDeadMountpointAtStart|TestSoak)$"
