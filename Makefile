@@ -67,7 +67,8 @@ $(HELM):
 	fi
 
 test: test-deps build vet helm
-	LXCFS_GO_BIN=$(abspath $(BIN)) LXCFS_GO_HELM=$(abspath $(HELM)) $(GO) test -race -count=1 -timeout 20m $(GOTESTFLAGS) ./...
+	LXCFS_GO_BIN=$(abspath $(BIN)) LXCFS_GO_HELM=$(abspath $(HELM)) LXCFS_GO_REAL_SYSTEMD=1 \
+		$(GO) test -race -count=1 -timeout 20m $(GOTESTFLAGS) ./...
 
 # Unit tests alone: no root, no mounts.
 unit:
@@ -138,8 +139,9 @@ soak: build
 # downloads) booted with systemd-nspawn, `make install` into it and the unit
 # enabled; then kill -9, systemctl reload, stop/start + remount and a crash
 # loop while a container reader reads proc/meminfo every 20 ms. Root,
-# /dev/fuse, debootstrap and systemd-nspawn (systemd-container). Not part of
-# `make test`.
+# /dev/fuse, debootstrap and systemd-nspawn (systemd-container). `make test`
+# runs it too (about 15 s once the rootfs is cached; the first debootstrap
+# takes a minute or two); this target runs it alone.
 .PHONY: e2e-systemd
 e2e-systemd: build
 	LXCFS_GO_REAL_SYSTEMD=1 LXCFS_GO_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 30m -v ./tests/realsystemd/

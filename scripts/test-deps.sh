@@ -6,7 +6,7 @@ set -eu
 
 # Debian package names; each is checked with dpkg, so a machine that has them
 # installs nothing and needs no network.
-packages="lxcfs busybox-static qemu-system-x86 util-linux lxc runc shellcheck systemd openssl"
+packages="lxcfs busybox-static qemu-system-x86 util-linux lxc runc shellcheck systemd openssl debootstrap systemd-container"
 need=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need="$need $p"
