@@ -508,6 +508,11 @@ func (v *View) PIDIn(pid, reader int) (int, bool) {
 	if !ok {
 		return 0, false
 	}
+	if len(readerNS) == 1 {
+		// The reader is in the namespace our /proc numbers pids in: pid
+		// is its number there, whether or not the thread still runs.
+		return pid, pid > 0
+	}
 	pidNS, ok := v.nspid(pid)
 	depth := len(readerNS) - 1
 	if !ok || len(pidNS) <= depth {

@@ -367,3 +367,32 @@ func TestContainerInitReal(t *testing.T) {
 		}
 	})
 }
+
+func TestPIDIn(t *testing.T) {
+	p := newProcTree(t)
+	p.proc(50, "host", 50, "50", 500)
+	p.proc(200, "ct1", 200, "200\t1", 2000)
+	p.proc(201, "ct1", 201, "201\t5", 2100)
+	p.proc(400, "ct2", 400, "400\t2", 4000)
+	v := p.view()
+	for _, c := range []struct {
+		pid, reader int
+		want        int
+		ok          bool
+	}{
+		{201, 200, 5, true},  // a container's thread, read inside it
+		{400, 200, 0, false}, // another container's: not visible
+		{50, 200, 0, false},  // the host's: not visible in a container
+		{201, 50, 201, true}, // a host reader numbers pids as the host does
+		// ... even a thread that is gone meanwhile (loadavg's newest
+		// thread of a container may have exited).
+		{999, 50, 999, true},
+		{999, 200, 0, false}, // gone, read from a container: unknown
+		{201, 998, 0, false}, // the reader is gone
+	} {
+		got, ok := v.PIDIn(c.pid, c.reader)
+		if got != c.want || ok != c.ok {
+			t.Errorf("PIDIn(%d, %d) = %d, %v; want %d, %v", c.pid, c.reader, got, ok, c.want, c.ok)
+		}
+	}
+}
