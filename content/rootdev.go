@@ -16,8 +16,9 @@ import (
 // system that process pid sees as /, and for a partition its whole disk
 // too, since the kernel counts a partition's I/O on both lines. For an
 // overlay root (Docker, containerd, podman) it is the device of the upper
-// layer, where the container's writes go, looked up in the host's root
-// (ProcFS/1/root) since the overlay was mounted there. Nil when the root
+// layer, where the container's writes go, looked up in the daemon's mount
+// namespace and then in that of the host's init (ProcFS/1/root), where
+// runtimes mount it. Nil when the root
 // is on no block device (tmpfs, a btrfs subvolume, NFS) or cannot be
 // found: the container's counts are then on no line.
 func (s *Source) rootDisks(pid int) []cgroupview.Dev {
@@ -27,8 +28,16 @@ func (s *Source) rootDisks(pid int) []cgroupview.Dev {
 	}
 	if unix.Major(st.Dev) == 0 {
 		upper := s.overlayUpper(pid)
-		if upper == "" || unix.Stat(s.opts.ProcFS+"/1/root"+upper, &st) != nil || unix.Major(st.Dev) == 0 {
+		if upper == "" {
 			return nil
+		}
+		// The path is in the mount namespace of whoever mounted the
+		// overlay: the host's, which is the daemon's, or that of the
+		// host's init when the daemon has one of its own (a pod).
+		if unix.Stat(upper, &st) != nil || unix.Major(st.Dev) == 0 {
+			if unix.Stat(s.opts.ProcFS+"/1/root"+upper, &st) != nil || unix.Major(st.Dev) == 0 {
+				return nil
+			}
 		}
 	}
 	d := cgroupview.Dev{Major: unix.Major(st.Dev), Minor: unix.Minor(st.Dev)}
