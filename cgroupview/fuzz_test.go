@@ -143,3 +143,12 @@ func FuzzParseProcPid(f *testing.F) {
 		_, _ = ParseStatusField(b, key)
 	})
 }
+
+func FuzzParseTaskIO(f *testing.F) {
+	f.Add([]byte(ioFile("4096", "8192", "512")))
+	f.Add([]byte("read_bytes:1\nwrite_bytes:\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _, _, err := ParseTaskIO(b)
+		checkParseErr(t, err)
+	})
+}

@@ -82,8 +82,8 @@ func TestFixtureIOAndPSI(t *testing.T) {
 			{259, 0}: {ReadIOs: 1, WriteIOs: 16, ReadBytes: 4096, WriteBytes: 2097152},
 			{253, 1}: {},
 		}, "some avg10=0.00 avg60=0.00 avg300=0.00 total=10\n"},
-		{"v2", 4100, nil, ""}, // no io.stat: nil; no cpu.pressure fixture there either
-		{"v2", 1, nil, ""},    // root: host files
+		{"v2", 4100, map[Dev]IOCounters{}, ""}, // no io.stat: no device counts (per-task instead); no cpu.pressure fixture there either
+		{"v2", 1, nil, ""},                     // root: host files
 	} {
 		v := fixtureView(t, tc.tree)
 		cg, err := v.Cgroups(tc.pid)

@@ -35,6 +35,7 @@ type View struct {
 	pinned  pinnedThreads
 
 	taskCounts *genmap.Map[string, taskCount]
+	taskIOs    *genmap.Map[taskIOKey, taskIOEntry]
 	// now is the clock of the task-count cache (tests replace it).
 	now func() time.Time
 
@@ -104,6 +105,7 @@ func (v *View) initCaches() {
 	v.now = time.Now
 	v.cgroups = newCgroupsCache()
 	v.taskCounts = newTaskCounts()
+	v.taskIOs = newTaskIOs()
 	v.inits.threads = newThreadCache()
 }
 

@@ -347,6 +347,9 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
+		if snap.IO != nil && snap.IO.Tasks != nil {
+			snap.IO.Tasks.Devices = s.rootDisks(c.Ref.PID)
+		}
 		return proc.Diskstats(dst, host, snap.IO), nil
 	case PressureCPU, PressureIO, PressureMemory:
 		host, err := s.read(f)

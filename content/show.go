@@ -188,8 +188,20 @@ func (s *Source) Explain(f File, c *Caller, shown []byte) ([]Explanation, error)
 			if hi != nil && hi.Version == 1 {
 				ctrl = "blkio"
 			}
-			out = []Explanation{{Field: "device lines", Shown: strconv.Itoa(countLines(shown)), Host: strconv.Itoa(countLines(host)),
-				From: fileIO.of(hi) + " of " + ex.path(ctrl) + ": only devices with I/O in the container, the host's names and field count, fields the cgroup cannot know 0"}}
+			from := fileIO.of(hi) + " of " + ex.path(ctrl) + ": every host device, the container's counts where the cgroup has them, 0 elsewhere; the host's names and field count, fields the cgroup cannot know 0"
+			if io := snap.IO; io != nil && io.Tasks != nil {
+				devs := s.rootDisks(c.Ref.PID)
+				where := "no line (the root file system is on no block device)"
+				if len(devs) > 0 {
+					var names []string
+					for _, d := range devs {
+						names = append(names, strconv.FormatUint(uint64(d.Major), 10)+":"+strconv.FormatUint(uint64(d.Minor), 10))
+					}
+					where = "the line of " + strings.Join(names, " and ") + " (the disk of the container's root file system)"
+				}
+				from = fileIO.of(hi) + " of " + ex.path(ctrl) + " count nothing (v1 blkio throttle files count only on devices with a throttle rule since Linux 6.10; no io controller for the cgroup): sectors read and written are the per-task accounting of its processes (/proc/<pid>/io read_bytes, write_bytes - cancelled_write_bytes; never going down), on " + where + "; every other field and device 0"
+			}
+			out = []Explanation{{Field: "device lines", Shown: strconv.Itoa(countLines(shown)), Host: strconv.Itoa(countLines(host)), From: from}}
 		}
 	case PressureCPU, PressureIO, PressureMemory:
 		if !bytes.Equal(shown, host) {
@@ -670,7 +682,7 @@ func (e *explainer) unchangedReason(f File) string {
 	case Loadavg:
 		return "loadavg is the host's without -l, and for the host's root cgroup"
 	case Diskstats:
-		return "no I/O accounting for " + e.path("io") + " (v1 blkio, v2 io)"
+		return "the reader is in the host's root cgroup (or in no cgroup hierarchy): the host's counts are its own"
 	case PressureCPU, PressureIO, PressureMemory:
 		return "no cgroup2 pressure file for the container (no cgroup2 mount, no PSI, or the root cgroup)"
 	case Slabinfo:

@@ -60,12 +60,13 @@ type Options struct {
 // FS is the raw FUSE filesystem: proc files, the sys cpu tree.
 type FS struct {
 	fuse.RawFileSystem
-	src    Content
-	sysCPU string // host path of /sys/devices/system/cpu
-	log    *slog.Logger
-	tree   *tree
-	start  time.Time
-	cg     *cgroupfs.Tree // nil: no cgroup/ tree
+	src     Content
+	sysCPU  string // host path of /sys/devices/system/cpu
+	sysNode string // host path of /sys/devices/system/node
+	log     *slog.Logger
+	tree    *tree
+	start   time.Time
+	cg      *cgroupfs.Tree // nil: no cgroup/ tree
 
 	nextFH  atomic.Uint64
 	fhEpoch uint64
@@ -100,6 +101,7 @@ func New(opts Options) *FS {
 		RawFileSystem: fuse.NewDefaultRawFileSystem(),
 		src:           opts.Content,
 		sysCPU:        filepath.Join(opts.SysFS, "devices/system/cpu"),
+		sysNode:       filepath.Join(opts.SysFS, "devices/system/node"),
 		log:           opts.Logger,
 		tree:          newTree(),
 		start:         time.Now(),
@@ -136,7 +138,7 @@ func (fs *FS) attr(n *node, out *fuse.Attr) fuse.Status {
 		out.Mode = syscall.S_IFREG | 0o444
 		out.Nlink = 1
 		out.Size = fs.src.SizeHint(n.file)
-	case kindSysDir, kindSysFile, kindSysLink:
+	case kindSysDir, kindSysFile, kindSysLink, kindNodeFile:
 		return fs.sysAttr(n, out)
 	}
 	return fuse.OK
@@ -240,7 +242,7 @@ func (fs *FS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.S
 	if n == nil || n.kind != kindSysLink {
 		return nil, fuse.EINVAL
 	}
-	target, err := os.Readlink(filepath.Join(fs.sysCPU, n.rel))
+	target, err := os.Readlink(filepath.Join(fs.sysRoot(n), n.rel))
 	if err != nil {
 		return nil, errnoOf(err)
 	}
@@ -289,7 +291,7 @@ func (fs *FS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) f
 		return fs.cgroupOpen(n, in, out)
 	}
 	switch n.kind {
-	case kindFile, kindSysFile:
+	case kindFile, kindSysFile, kindNodeFile:
 	case kindDir, kindSysDir:
 		return fuse.EISDIR
 	default:
@@ -341,7 +343,7 @@ func (fs *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.Re
 		// A handle from a predecessor that did not hand it over: serve it
 		// as if freshly opened.
 		n := fs.tree.get(in.NodeId)
-		if n == nil || (n.kind != kindFile && n.kind != kindSysFile) {
+		if n == nil || (n.kind != kindFile && n.kind != kindSysFile && n.kind != kindNodeFile) {
 			return nil, fuse.EBADF
 		}
 		h, _ = fs.adoptHandle(in.Fh, &handle{node: n, openPID: int(in.Caller.Pid)})
@@ -372,6 +374,8 @@ func (fs *FS) render(dst []byte, n *node, pid int) ([]byte, error) {
 		return fs.src.Render(dst, n.file, pid)
 	case kindSysFile:
 		return fs.sysRead(dst, n)
+	case kindNodeFile:
+		return fs.nodeRender(dst, n, pid)
 	}
 	return dst, syscall.EINVAL
 }

@@ -71,6 +71,8 @@ var kindNames = map[nodeKind]string{
 	kindSysDir:  "sysdir",
 	kindSysFile: "sysfile",
 	kindSysLink: "syslink",
+	// The node tree's nodes say so in their key ("sysnode:...").
+	kindNodeFile: "nodefile",
 	// The cgroup/ tree's nodes carry hierarchy and path in key and rel.
 	kindCgroupDir:  "cgdir",
 	kindCgroupFile: "cgfile",
@@ -104,7 +106,7 @@ func kindByName(s string) (nodeKind, bool) {
 // out; the successor serves them as it serves any handle it does not know.
 func handedOverKind(k nodeKind) bool {
 	switch k {
-	case kindDir, kindFile, kindSysDir, kindSysFile:
+	case kindDir, kindFile, kindSysDir, kindSysFile, kindNodeFile:
 		return true
 	}
 	return false

@@ -71,6 +71,9 @@ func (fs *FS) sysLookup(parent *node, name string, pid int) (*node, time.Duratio
 	if name == "." || name == ".." || strings.Contains(name, "/") {
 		return nil, 0, fuse.ENOENT
 	}
+	if isNodeTree(parent) {
+		return fs.nodeLookup(parent, name, pid)
+	}
 	rel := path.Join(parent.rel, name)
 	ttl := staticTTL
 	if parent.rel == "" {
@@ -94,6 +97,9 @@ func (fs *FS) sysLookup(parent *node, name string, pid int) (*node, time.Duratio
 }
 
 func (fs *FS) sysList(dir *node, pid int) ([]fuse.DirEntry, fuse.Status) {
+	if isNodeTree(dir) {
+		return fs.nodeList(dir, pid)
+	}
 	entries := []fuse.DirEntry{
 		{Name: ".", Ino: dir.id, Mode: syscall.S_IFDIR},
 		{Name: "..", Ino: dir.parent, Mode: syscall.S_IFDIR},
@@ -158,8 +164,8 @@ func (fs *FS) sysList(dir *node, pid int) ([]fuse.DirEntry, fuse.Status) {
 
 func (fs *FS) sysAttr(n *node, out *fuse.Attr) fuse.Status {
 	var st unix.Stat_t
-	if err := unix.Lstat(filepath.Join(fs.sysCPU, n.rel), &st); err != nil {
-		if n.kind == kindFile {
+	if err := unix.Lstat(filepath.Join(fs.sysRoot(n), n.rel), &st); err != nil {
+		if n.kind == kindFile || n.kind == kindNodeFile {
 			st = unix.Stat_t{}
 		} else {
 			return errnoOf(err)
@@ -185,7 +191,7 @@ func (fs *FS) sysAttr(n *node, out *fuse.Attr) fuse.Status {
 // sysRead copies a host sysfs file. Reading at most one page matches sysfs,
 // whose attribute files are one page at most.
 func (fs *FS) sysRead(dst []byte, n *node) ([]byte, error) {
-	f, err := os.Open(filepath.Join(fs.sysCPU, n.rel))
+	f, err := os.Open(filepath.Join(fs.sysRoot(n), n.rel))
 	if err != nil {
 		return dst, err
 	}

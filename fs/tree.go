@@ -35,6 +35,7 @@ const (
 	kindCgroupTop                  // the cgroup/ directory (cgroup.go)
 	kindCgroupDir                  // a hierarchy or cgroup directory
 	kindCgroupFile                 // a cgroup control file
+	kindNodeFile                   // a virtual file of the sys node tree (sysnode.go)
 )
 
 // generation is the same for every node and every daemon generation.
@@ -51,7 +52,8 @@ type node struct {
 	// prefix.
 	key string
 	// rel is the path below /sys/devices/system/cpu for sys nodes ("" for
-	// the cpu directory itself).
+	// the cpu directory itself), below /sys/devices/system/node for the
+	// node tree's (key "sysnode:...").
 	rel      string
 	children []uint64 // kindDir
 
@@ -87,6 +89,7 @@ const (
 	idSysSystem
 	idSysCPU
 	idCgroup // cgroup/, present unless --disable-cgroup (cgroup.go)
+	idSysNode
 )
 
 // dynIDBase marks IDs derived from keys of dynamic nodes; static IDs stay
@@ -133,6 +136,8 @@ func newTree() *tree {
 	add(idSysSystem, idSysDevices, "system", kindDir, 0)
 	t.static[idSysCPU] = &node{id: idSysCPU, parent: idSysSystem, name: "cpu", kind: kindSysDir}
 	t.static[idSysSystem].children = append(t.static[idSysSystem].children, idSysCPU)
+	t.static[idSysNode] = &node{id: idSysNode, parent: idSysSystem, name: "node", kind: kindSysDir}
+	t.static[idSysSystem].children = append(t.static[idSysSystem].children, idSysNode)
 	return t
 }
 

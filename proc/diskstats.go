@@ -1,19 +1,22 @@
 package proc
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 )
 
 // Diskstats appends the container's /proc/diskstats to dst, using the
-// host's file as the template. With io nil (no blkio/io controller, the
-// root cgroup, unreadable files) the host's file is returned.
+// host's file as the template. With io nil (the host's root cgroup, no
+// cgroup hierarchy for the reader) the host's file is returned.
 //
-// Only devices the container did I/O on appear, in host order, each line
-// keeping the host's major, minor and name bytes (and so the kernel's
-// column widths) and the host line's number of fields (17 on Linux
-// 4.18-5.4, 20 since 5.5 with the flush fields; 14 before). Fields:
+// Every host device is listed, in host order, each line keeping the
+// host's major, minor and name bytes (and so the kernel's column widths)
+// and the host line's number of fields (17 on Linux 4.18-5.4, 20 since 5.5
+// with the flush fields; 14 before), so that node_exporter keeps its
+// node_disk_* series and iostat reads this file rather than the host's
+// /sys/block/*/stat. Fields:
 //
 //	1 reads completed  = v1 blkio.throttle.io_serviced_recursive Read (or
 //	                     blkio.bfq.*: see cgroupview), v2 io.stat rios
@@ -23,8 +26,12 @@ import (
 //	12 discards        = io_serviced Discard | dios
 //	14 sectors discarded = (io_service_bytes Discard | dbytes) / 512
 //
-// Every other field (merges, milliseconds, in flight, flushes) is 0: no
-// cgroup file has it. A host line that does not parse is dropped.
+// When the cgroup files count nothing, io.Tasks (per-task accounting,
+// which names no device and counts no requests) gives sectors read and
+// written on the lines of io.Tasks.Devices, with reads and writes
+// completed 0. Every other field (merges, milliseconds, in flight,
+// flushes) is 0, and so is every field of a device without counts: no
+// cgroup file has them. A host line that does not parse is dropped.
 //
 // lxcfs reads the CFQ-era blkio.io_*_recursive files, missing since Linux
 // 5.0, and so shows the host's file on current kernels and on every v2
@@ -52,9 +59,10 @@ func Diskstats(dst, host []byte, io *cgroupview.IO) []byte {
 		if nameEnd == nameStart {
 			continue
 		}
-		c, ok := io.Devices[cgroupview.Dev{Major: uint32(maj), Minor: uint32(min)}]
-		if !ok || c.Zero() {
-			continue
+		dev := cgroupview.Dev{Major: uint32(maj), Minor: uint32(min)}
+		c := io.Devices[dev]
+		if io.Tasks != nil && slices.Contains(io.Tasks.Devices, dev) {
+			c = cgroupview.IOCounters{ReadBytes: io.Tasks.ReadBytes, WriteBytes: io.Tasks.WriteBytes}
 		}
 		nfields := 0
 		for k := nameEnd; ; {

@@ -23,14 +23,16 @@ func TestDiskstats(t *testing.T) {
 	io := &cgroupview.IO{Devices: map[cgroupview.Dev]cgroupview.IOCounters{
 		{Major: 8, Minor: 0}:   {ReadIOs: 10, WriteIOs: 20, DiscardIOs: 2, ReadBytes: 40960, WriteBytes: 1048576, DiscardBytes: 8192},
 		{Major: 259, Minor: 0}: {WriteIOs: 1, WriteBytes: 4096},
-		{Major: 7, Minor: 0}:   {},           // listed, never used: not shown
+		{Major: 7, Minor: 0}:   {},           // listed, never used: zeros
 		{Major: 9, Minor: 9}:   {ReadIOs: 1}, // not on the host: not shown
 	}}
 	for _, tc := range []struct {
 		name, host, want string
 	}{
 		{"20 fields", hostDiskstats20,
-			"   8       0 sda 10 0 80 0 20 0 2048 0 0 0 0 2 0 16 0 0 0\n" +
+			"   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n" +
+				"   8       0 sda 10 0 80 0 20 0 2048 0 0 0 0 2 0 16 0 0 0\n" +
+				"   8       1 sda1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n" +
 				" 259       0 nvme0n1 0 0 0 0 1 0 8 0 0 0 0 0 0 0 0 0 0\n"},
 		{"17 fields", hostDiskstats17,
 			"   8       0 sda 10 0 80 0 20 0 2048 0 0 0 0 2 0 16 0\n" +
@@ -59,8 +61,25 @@ func TestDiskstats(t *testing.T) {
 	if got := string(Diskstats(nil, []byte(hostDiskstats20), nil)); got != hostDiskstats20 {
 		t.Errorf("nil io: got %q, want the host file", got)
 	}
-	if got := string(Diskstats(nil, []byte(hostDiskstats20), &cgroupview.IO{})); got != "" {
-		t.Errorf("no devices: got %q, want empty", got)
+	// Nothing known: every host device, all zeros (never the host's
+	// counts, which iostat would divide by the container's uptime).
+	zeros := "   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n" +
+		"   8       0 sda 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n" +
+		"   8       1 sda1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n" +
+		" 259       0 nvme0n1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+	if got := string(Diskstats(nil, []byte(hostDiskstats20), &cgroupview.IO{})); got != zeros {
+		t.Errorf("no devices: got\n%s\nwant\n%s", got, zeros)
+	}
+	// Per-task accounting: sectors on the root's partition and its disk,
+	// no request counts.
+	tasks := &cgroupview.IO{Tasks: &cgroupview.TaskIO{ReadBytes: 4096, WriteBytes: 1 << 20,
+		Devices: []cgroupview.Dev{{Major: 8, Minor: 1}, {Major: 8, Minor: 0}}}}
+	want := "   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n" +
+		"   8       0 sda 0 0 8 0 0 0 2048 0 0 0 0 0 0 0 0 0 0\n" +
+		"   8       1 sda1 0 0 8 0 0 0 2048 0 0 0 0 0 0 0 0 0 0\n" +
+		" 259       0 nvme0n1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+	if got := string(Diskstats(nil, []byte(hostDiskstats20), tasks)); got != want {
+		t.Errorf("per-task: got\n%s\nwant\n%s", got, want)
 	}
 	// Garbage host lines are dropped, never panic.
 	Diskstats(nil, []byte("x\n 8\n8 0\n8 0 \n99999999999 0 sda 1\n"), io)

@@ -60,9 +60,10 @@
 //     included, is returned.
 //   - loadavg: the kernel's format from package loadavg's averages; running
 //     counts state R only, as the kernel does (lxcfs counts R and D).
-//   - diskstats: from blkio.throttle.* (v1) or io.stat (v2), only devices the
-//     container used, the host line's field count (lxcfs shows the host's
-//     file on current kernels and on v2).
+//   - diskstats: from blkio.throttle.* (v1) or io.stat (v2), or per-task
+//     accounting where those know nothing; every host device, 0 where
+//     the container's count is unknown, the host line's field count (lxcfs
+//     shows the host's file on current kernels and on v2).
 //   - pressure: the container's cgroup2 file on v2 and hybrid hosts (lxcfs:
 //     7.0 on v2 only, and io always the host's).
 //   - uptime: idle = age x visible CPUs - usage (lxcfs: age - usage on v1,

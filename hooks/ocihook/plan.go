@@ -90,6 +90,9 @@ type Daemon struct {
 	Proc []string
 	// CPU lists the entries of Dir/sys/devices/system/cpu; nil if absent.
 	CPU []string
+	// Node says Dir/sys/devices/system/node answers (lxcfs has no such
+	// directory; a host kernel without NUMA support has none either).
+	Node bool
 }
 
 // Bind is one bind mount: Source on the host onto Target, a path relative to
@@ -127,6 +130,10 @@ func Plan(d Daemon) []Bind {
 			})
 		}
 	}
+	if d.Node {
+		const node = "sys/devices/system/node"
+		binds = append(binds, Bind{Source: path.Join(d.Dir, node), Target: node, ReadOnly: true})
+	}
 	// Nesting: writable, so that the cgroup tree below it stays usable.
 	return append(binds, Bind{Source: d.Dir, Target: "var/lib/lxcfs"})
 }
@@ -157,6 +164,8 @@ func ReadDaemon(dir string, mountinfo io.Reader) (Daemon, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Daemon{}, fmt.Errorf("%w: the mount at %s does not answer: %w", ErrNotMounted, real, err)
 	}
+	_, err = os.Stat(filepath.Join(real, "sys/devices/system/node/online"))
+	d.Node = err == nil
 	return d, nil
 }
 

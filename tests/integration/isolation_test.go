@@ -76,8 +76,7 @@ func (l isoLimits) check(file, s string) error {
 			return fmt.Errorf("cpu0/online %q", s)
 		}
 	default:
-		// diskstats lists only devices with I/O in the container, and
-		// slabinfo may be empty: both may be "". Pressure files never are.
+		// slabinfo may be empty. Pressure files never are.
 		if s == "" && strings.HasPrefix(file, "proc/pressure/") {
 			return fmt.Errorf("%s is empty", file)
 		}

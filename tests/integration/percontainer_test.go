@@ -11,8 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
@@ -289,8 +292,99 @@ func TestDiskstatsIO(t *testing.T) {
 	if n(1) > 16 {
 		t.Errorf("reads %d; dd only wrote", n(1))
 	}
-	if other := readAs(t, idle, d, diskstats)[diskstats]; find(other) != nil {
-		t.Errorf("the idle cgroup lists %s:\n%s", dev, other)
+	other := readAs(t, idle, d, diskstats)[diskstats]
+	if l := find(other); l == nil || strings.Join(l[3:], " ") != strings.TrimSpace(strings.Repeat("0 ", len(l)-3)) {
+		t.Errorf("the idle cgroup's line for %s is %q, want all zeros:\n%s", dev, l, other)
+	}
+}
+
+// rootDisk is the "maj min" of the block device holding / and its name,
+// or "" when / is on no block device listed in /proc/diskstats.
+func rootDisk(t *testing.T) (string, string) {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat("/", &st); err != nil {
+		t.Fatal(err)
+	}
+	maj, min := unix.Major(st.Dev), unix.Minor(st.Dev)
+	for _, l := range strings.Split(hostFile(t, "/proc/diskstats"), "\n") {
+		if f := strings.Fields(l); len(f) > 3 && f[0] == strconv.Itoa(int(maj)) && f[1] == strconv.Itoa(int(min)) {
+			return f[0] + " " + f[1], f[2]
+		}
+	}
+	return "", ""
+}
+
+// TestDiskstatsTaskIO: on a host whose cgroup files count no block I/O
+// (v1 blkio on Linux 6.10+ without a throttle rule on the device, as this
+// machine's root disk), O_DIRECT writes by a process of a cgroup show as
+// sectors written on the line of the disk holding the reader's root, from
+// per-task accounting, and stay there after the writer exits; another
+// cgroup's line stays at 0.
+func TestDiskstatsTaskIO(t *testing.T) {
+	d := setup(t)
+	majmin, name := rootDisk(t)
+	if majmin == "" {
+		t.Skip("/ is on no block device of /proc/diskstats (tmpfs, overlay, btrfs)")
+	}
+	dir, err := os.MkdirTemp("/var/tmp", "lxcfs-go-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	busy, idle := newCgroup(t), newCgroup(t)
+	// The writer stays (a reaped child's counts go to its parent, and a
+	// process's counts leave the cgroup with it).
+	done := filepath.Join(dir, "done")
+	script := "dd if=/dev/zero of=" + dir + "/f bs=64k count=32 oflag=direct status=none && : > " + done + "; exec sleep 600"
+	writer, err := busy.Start(nil, os.Stderr, "sh", "-c", script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(testenv.ReaderTimeout); ; {
+		if _, err := os.Stat(done); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("dd did not finish")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	find := func(text string) []string {
+		for _, l := range strings.Split(text, "\n") {
+			if f := strings.Fields(l); len(f) > 3 && f[0]+" "+f[1] == majmin {
+				return f
+			}
+		}
+		return nil
+	}
+	field := func(line []string, i int) uint64 { v, _ := strconv.ParseUint(line[2+i], 10, 64); return v }
+	got := readAs(t, busy, d, diskstats)[diskstats]
+	line := find(got)
+	if line == nil {
+		t.Fatalf("%s (%s) missing from the busy cgroup's diskstats:\n%s", name, majmin, got)
+	}
+	if w := field(line, 7); w < 4096 {
+		t.Errorf("sectors written %d, want at least 4096 (dd wrote 2 MiB with O_DIRECT):\n%s", w, got)
+	}
+	if w := field(line, 7); w > 1<<21 {
+		t.Errorf("sectors written %d: the host's, not the cgroup's:\n%s", w, got)
+	}
+	host := find(hostFile(t, "/proc/diskstats"))
+	if len(line) != len(host) {
+		t.Errorf("%d fields, the host line has %d", len(line), len(host))
+	}
+	if w := field(find(readAs(t, idle, d, diskstats)[diskstats]), 7); w >= 4096 {
+		t.Errorf("the idle cgroup shows %d sectors written", w)
+	}
+	// The writer goes (its counts leave with it): the counters stay.
+	_ = writer.Kill()
+	for deadline := time.Now().Add(testenv.ReaderTimeout); len(busy.Procs()) > 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	after := find(readAs(t, busy, d, diskstats)[diskstats])
+	if after == nil || field(after, 7) < field(line, 7) {
+		t.Errorf("after the writer exited: %q, want sectors written at least %d", after, field(line, 7))
 	}
 }
 

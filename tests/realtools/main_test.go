@@ -1,0 +1,53 @@
+// Package realtools runs the tools users run inside a container (free,
+// top, uptime, ps, nproc, lscpu, mpstat, iostat, numactl, psutil,
+// node_exporter) in a runc container whose /proc and /sys files are bound
+// from lxcfs-go (the config.json mounts of docs/oci.md), under a 256 MiB
+// memory limit, one CPU and a CFS quota of 0.5, with the daemon started
+// with --enable-cfs -l, and checks what they print against the container's
+// limits and age.
+//
+// The tests skip unless LXCFS_GO_REAL_TOOLS=1 (`make e2e-tools` sets it).
+// They need root, /dev/fuse, runc, debootstrap and nsenter, and for the
+// first run the Debian mirror: it debootstraps a bookworm rootfs with
+// procps, sysstat, python3-psutil, prometheus-node-exporter, util-linux and
+// numactl and caches it under /var/cache/lxcfs-go-test (as
+// tests/realsystemd does, with a cache of its own).
+//
+// runc 1.1 has no time namespaces, so the container's first process is
+// `unshare --time --boottime -<host uptime>` and every tool runs in that
+// namespace (docs/time.md: only then are process ages exact).
+//
+// What a run creates, and removes even when a test fails: an overlay
+// mount on a temporary directory, a runc container lxcfs-go-test-realtools-*
+// (killed and deleted by runc, which removes its cgroups of that name),
+// the daemon's mount on a temporary directory.
+package realtools
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
+)
+
+const enableEnv = "LXCFS_GO_REAL_TOOLS"
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func requireRealTools(t *testing.T) {
+	t.Helper()
+	if os.Getenv(enableEnv) != "1" {
+		t.Skipf("debootstraps a Debian rootfs with the tools and runs it under runc; set %s=1 (make e2e-tools)", enableEnv)
+	}
+	testenv.RequireMountAndCgroups(t)
+	for _, tl := range []struct{ bin, pkg string }{
+		{"debootstrap", "debootstrap"},
+		{"runc", "runc"},
+		{"nsenter", "util-linux"},
+	} {
+		if _, err := exec.LookPath(tl.bin); err != nil {
+			t.Fatalf("%s is missing: apt-get install %s", tl.bin, tl.pkg)
+		}
+	}
+}
