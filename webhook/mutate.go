@@ -19,6 +19,11 @@ const (
 	SkipContainersKey = "lxcfs-go.io/skip-containers"
 	// InjectedKey is the annotation the webhook sets on the pods it changed.
 	InjectedKey = "lxcfs-go.io/injected"
+	// PartOfKey: PartOfValue marks lxcfs-go's own pods (the daemon, the
+	// webhook), which never get the files: the daemon's pod must not bind
+	// the mount it serves.
+	PartOfKey   = "app.kubernetes.io/part-of"
+	PartOfValue = "lxcfs-go"
 )
 
 // DefaultDir is where the DaemonSet mounts the daemon on each node.
@@ -54,10 +59,21 @@ type Options struct {
 }
 
 // Mutate answers one admission request. It never refuses a pod: a request
-// it cannot read is allowed unchanged, with a warning.
+// it cannot read, for another kind of object, or for a pod that mounts
+// something of its own where a file would go, is allowed unchanged, with a
+// warning.
 func Mutate(req AdmissionRequest, opts Options) AdmissionResponse {
 	resp := AdmissionResponse{UID: req.UID, Allowed: true}
-	if req.Kind.Kind != "Pod" || req.Kind.Group != "" || req.SubResource != "" || req.Operation != "CREATE" {
+	if req.Kind.Kind != "Pod" || req.Kind.Group != "" {
+		resp.Warnings = []string{fmt.Sprintf("lxcfs-go webhook: %s not changed: only pods get lxcfs-go's files (check the webhook configuration's rules)",
+			kindName(req.Kind))}
+		return resp
+	}
+	if req.SubResource != "" || req.Operation != "CREATE" {
+		return resp
+	}
+	if len(req.Object) == 0 || string(req.Object) == "null" {
+		resp.Warnings = []string{"lxcfs-go webhook: pod not changed: the request carries no pod"}
 		return resp
 	}
 	var p pod
@@ -66,6 +82,11 @@ func Mutate(req AdmissionRequest, opts Options) AdmissionResponse {
 		return resp
 	}
 	if !wanted(p, opts.RequireOptIn) {
+		return resp
+	}
+	if conflicts := ownMounts(p); len(conflicts) > 0 {
+		resp.Warnings = []string{fmt.Sprintf("lxcfs-go webhook: pod not changed: %s; to give the other containers the files, list these in the annotation %s",
+			strings.Join(conflicts, "; "), SkipContainersKey)}
 		return resp
 	}
 	ops := patch(p, opts.Dir)
@@ -87,6 +108,9 @@ func wanted(p pod, requireOptIn bool) bool {
 	if p.Spec.OS != nil && p.Spec.OS.Name == "windows" {
 		return false
 	}
+	if p.Metadata.Labels[PartOfKey] == PartOfValue {
+		return false
+	}
 	label, annotation := p.Metadata.Labels[InjectKey], p.Metadata.Annotations[InjectKey]
 	if strings.EqualFold(label, "false") || strings.EqualFold(annotation, "false") {
 		return false
@@ -97,17 +121,60 @@ func wanted(p pod, requireOptIn bool) bool {
 	return true
 }
 
-// patch builds the JSON patch for a pod that wants the files.
-func patch(p pod, dir string) []Operation {
-	if dir == "" {
-		dir = DefaultDir
+// kindName is "Pod", "apps/v1 Deployment", ...
+func kindName(k GroupVersionKind) string {
+	switch {
+	case k.Kind == "":
+		return "an object of no kind"
+	case k.Group == "":
+		return k.Version + " " + k.Kind
+	default:
+		return k.Group + "/" + k.Version + " " + k.Kind
 	}
+}
+
+// ownMounts lists, for the containers the webhook would change, the mounts
+// the pod makes itself at or below a path of ours ("container app mounts
+// config at /proc/meminfo"). Mounts of our own volumes are not the pod's:
+// they are a previous pass of this webhook.
+func ownMounts(p pod) []string {
+	skip := skipped(p)
+	var out []string
+	for _, list := range [][]container{p.Spec.InitContainers, p.Spec.Containers} {
+		for _, c := range list {
+			if skip[c.Name] {
+				continue
+			}
+			for _, m := range c.VolumeMounts {
+				for _, file := range Files {
+					at, target := path.Clean(m.MountPath), "/"+file
+					if m.Name != VolumeName(file) && (at == target || strings.HasPrefix(at, target+"/")) {
+						out = append(out, fmt.Sprintf("container %s mounts %s at %s", c.Name, m.Name, m.MountPath))
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// skipped is the set of containers named in the skip annotation.
+func skipped(p pod) map[string]bool {
 	skip := map[string]bool{}
 	for _, name := range strings.Split(p.Metadata.Annotations[SkipContainersKey], ",") {
 		if name = strings.TrimSpace(name); name != "" {
 			skip[name] = true
 		}
 	}
+	return skip
+}
+
+// patch builds the JSON patch for a pod that wants the files.
+func patch(p pod, dir string) []Operation {
+	if dir == "" {
+		dir = DefaultDir
+	}
+	skip := skipped(p)
 
 	var mountOps []Operation
 	used := map[string]bool{} // files some new mount refers to

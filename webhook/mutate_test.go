@@ -293,32 +293,60 @@ func TestMutateSelection(t *testing.T) {
 	}
 }
 
-func TestMutateIgnoresOtherRequests(t *testing.T) {
+// Requests the webhook has no business with are allowed unchanged: other
+// operations silently, other kinds and unreadable or missing pods with a
+// warning that says why.
+func TestMutateLeavesOtherRequests(t *testing.T) {
 	t.Parallel()
 	const p = `{"metadata":{},"spec":{"containers":[{"name":"app"}]}}`
-	for name, edit := range map[string]func(*AdmissionRequest){
-		"update":      func(r *AdmissionRequest) { r.Operation = "UPDATE" },
-		"delete":      func(r *AdmissionRequest) { r.Operation = "DELETE" },
-		"subresource": func(r *AdmissionRequest) { r.SubResource = "ephemeralcontainers" },
-		"deployment": func(r *AdmissionRequest) {
+	for _, tc := range []struct {
+		name    string
+		edit    func(*AdmissionRequest)
+		warning string // "" for none
+	}{
+		{"update", func(r *AdmissionRequest) { r.Operation = "UPDATE" }, ""},
+		{"delete", func(r *AdmissionRequest) { r.Operation = "DELETE" }, ""},
+		{"subresource", func(r *AdmissionRequest) { r.SubResource = "ephemeralcontainers" }, ""},
+		{"deployment", func(r *AdmissionRequest) {
 			r.Kind = GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
-		},
+		}, "apps/v1 Deployment not changed"},
+		{"pod of another group", func(r *AdmissionRequest) {
+			r.Kind = GroupVersionKind{Group: "example.com", Version: "v1", Kind: "Pod"}
+		}, "example.com/v1 Pod not changed"},
+		{"no kind", func(r *AdmissionRequest) { r.Kind = GroupVersionKind{} }, "no kind"},
+		{"no object", func(r *AdmissionRequest) { r.Object = nil }, "carries no pod"},
+		{"null object", func(r *AdmissionRequest) { r.Object = json.RawMessage("null") }, "carries no pod"},
+		{"malformed pod", func(r *AdmissionRequest) {
+			r.Object = json.RawMessage(`{"spec":{"containers":"not a list"}}`)
+		}, "cannot read it"},
+		{"not an object", func(r *AdmissionRequest) { r.Object = json.RawMessage(`[1,2]`) }, "cannot read it"},
 	} {
-		req := request(t, p)
-		edit(&req)
-		resp := Mutate(req, Options{})
-		if !resp.Allowed || resp.UID != req.UID || resp.Patch != nil || resp.Warnings != nil {
-			t.Errorf("%s: got %+v, want a plain allow", name, resp)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			req := request(t, p)
+			tc.edit(&req)
+			resp := Mutate(req, Options{})
+			if !resp.Allowed || resp.UID != req.UID || resp.Patch != nil || resp.PatchType != "" {
+				t.Errorf("got %+v, want allowed unchanged", resp)
+			}
+			switch {
+			case tc.warning == "" && resp.Warnings != nil:
+				t.Errorf("warnings %q, want none", resp.Warnings)
+			case tc.warning != "" && (len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], tc.warning)):
+				t.Errorf("warnings %q, want one saying %q", resp.Warnings, tc.warning)
+			}
+		})
 	}
 }
 
-func TestMutateBadObjectIsAllowed(t *testing.T) {
+// lxcfs-go's own pods never get the files, whatever else they say.
+func TestMutateSkipsOwnPods(t *testing.T) {
 	t.Parallel()
-	req := request(t, `{"spec":{"containers":"not a list"}}`)
-	resp := Mutate(req, Options{})
-	if !resp.Allowed || resp.Patch != nil || len(resp.Warnings) != 1 {
-		t.Errorf("got %+v, want allowed with one warning and no patch", resp)
+	const p = `{"metadata":{"labels":{"app.kubernetes.io/part-of":"lxcfs-go","lxcfs-go.io/inject":"true"}},
+		"spec":{"containers":[{"name":"lxcfs-go"}]}}`
+	for _, opts := range []Options{{}, {RequireOptIn: true}} {
+		if _, ops := mutate(t, p, opts); ops != nil {
+			t.Errorf("%+v: the daemon's pod was patched: %v", opts, ops)
+		}
 	}
 }
 
@@ -349,40 +377,65 @@ func TestMutateIsIdempotent(t *testing.T) {
 	}
 }
 
-// A container that mounts its own /proc/meminfo or part of the cpu directory
-// keeps it; the other containers still get everything.
-func TestMutateKeepsOwnMounts(t *testing.T) {
+// A pod that mounts something of its own where a file would go (its own
+// /proc/meminfo, part of the cpu directory) is left as it is, with a
+// warning naming the mounts; skipping those containers lets the others get
+// the files.
+func TestMutateLeavesPodsWithOwnMounts(t *testing.T) {
 	t.Parallel()
-	const p = `{"metadata":{},"spec":{
-		"volumes":[{"name":"fake-meminfo","configMap":{"name":"m"}},{"name":"online","hostPath":{"path":"/x"}}],
+	for _, tc := range []struct {
+		name, pod string
+		warnings  []string
+	}{
+		{"own meminfo", `{"metadata":{},"spec":{
+			"volumes":[{"name":"fake-meminfo","configMap":{"name":"m"}}],
+			"containers":[{"name":"own","volumeMounts":[{"name":"fake-meminfo","mountPath":"/proc/meminfo","subPath":"meminfo"}]},
+				{"name":"plain"}]}}`,
+			[]string{"container own mounts fake-meminfo at /proc/meminfo"}},
+		{"below the cpu directory, in an init container", `{"metadata":{},"spec":{
+			"volumes":[{"name":"online","hostPath":{"path":"/x"}}],
+			"initContainers":[{"name":"init","volumeMounts":[{"name":"online","mountPath":"/sys/devices/system/cpu/online/"}]}],
+			"containers":[{"name":"plain"}]}}`,
+			[]string{"container init mounts online at /sys/devices/system/cpu/online/"}},
+		{"two", `{"metadata":{},"spec":{
+			"volumes":[{"name":"m","emptyDir":{}}],
+			"containers":[{"name":"a","volumeMounts":[{"name":"m","mountPath":"/proc/uptime"},{"name":"m","mountPath":"/proc/stat"}]}]}}`,
+			[]string{"container a mounts m at /proc/uptime", "container a mounts m at /proc/stat"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := Mutate(request(t, tc.pod), Options{})
+			if !resp.Allowed || resp.Patch != nil {
+				t.Fatalf("got %+v, want allowed unchanged", resp)
+			}
+			if len(resp.Warnings) != 1 {
+				t.Fatalf("warnings %q, want one", resp.Warnings)
+			}
+			for _, w := range append(tc.warnings, SkipContainersKey) {
+				if !strings.Contains(resp.Warnings[0], w) {
+					t.Errorf("warning %q does not say %q", resp.Warnings[0], w)
+				}
+			}
+		})
+	}
+}
+
+// With the container that has its own mounts skipped, the others get
+// everything and the skipped one keeps its mounts.
+func TestMutateSkippedContainerKeepsOwnMounts(t *testing.T) {
+	t.Parallel()
+	const p = `{"metadata":{"annotations":{"lxcfs-go.io/skip-containers":"own"}},"spec":{
+		"volumes":[{"name":"fake-meminfo","configMap":{"name":"m"}}],
 		"containers":[
-			{"name":"own","volumeMounts":[
-				{"name":"fake-meminfo","mountPath":"/proc/meminfo","subPath":"meminfo"},
-				{"name":"online","mountPath":"/sys/devices/system/cpu/online/"}]},
+			{"name":"own","volumeMounts":[{"name":"fake-meminfo","mountPath":"/proc/meminfo","subPath":"meminfo"}]},
 			{"name":"plain"}]}}`
 	doc, _ := mutate(t, p, Options{})
-	own := append([]string{"fake-meminfo@/proc/meminfo", "online@/sys/devices/system/cpu/online/"},
-		allMounts("proc/meminfo", "sys/devices/system/cpu")...)
-	if diff := cmp.Diff(own, mountsOf(t, doc, "containers", 0)); diff != "" {
-		t.Errorf("container with its own mounts (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{"fake-meminfo@/proc/meminfo"}, mountsOf(t, doc, "containers", 0)); diff != "" {
+		t.Errorf("skipped container (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(allMounts(), mountsOf(t, doc, "containers", 1)); diff != "" {
 		t.Errorf("plain container (-want +got):\n%s", diff)
 	}
-	vols := append([]string{"fake-meminfo", "online=/x"}, allVolumes("/var/lib/lxcfs")...)
-	if diff := cmp.Diff(vols, volumesOf(doc)); diff != "" {
-		t.Errorf("volumes (-want +got):\n%s", diff)
-	}
-}
-
-// Volumes are added only when some container uses them.
-func TestMutateAddsOnlyUsedVolumes(t *testing.T) {
-	t.Parallel()
-	const p = `{"metadata":{},"spec":{
-		"volumes":[{"name":"m","emptyDir":{}}],
-		"containers":[{"name":"only","volumeMounts":[{"name":"m","mountPath":"/proc/uptime"}]}]}}`
-	doc, _ := mutate(t, p, Options{Dir: "/run/lxcfs"})
-	vols := append([]string{"m"}, allVolumes("/run/lxcfs", "proc/uptime")...)
+	vols := append([]string{"fake-meminfo"}, allVolumes("/var/lib/lxcfs")...)
 	if diff := cmp.Diff(vols, volumesOf(doc)); diff != "" {
 		t.Errorf("volumes (-want +got):\n%s", diff)
 	}

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,28 +38,52 @@ func NewHandler(opts Options, log *slog.Logger) http.Handler {
 	return mux
 }
 
+// reviewHandler answers every POST with 200 and an allowing review: a
+// request it cannot read (not JSON, too big, no request, another version)
+// gets a warning instead of an HTTP error, so that the API server admits
+// the pod with the reason shown to whoever created it, whatever the
+// webhook configuration's failurePolicy.
 func reviewHandler(opts Options, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
-			http.Error(w, "want Content-Type application/json", http.StatusUnsupportedMediaType)
-			return
-		}
 		var review AdmissionReview
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-		if err := dec.Decode(&review); err != nil {
-			http.Error(w, "bad AdmissionReview: "+err.Error(), http.StatusBadRequest)
-			return
+		resp, problem := AdmissionResponse{Allowed: true}, ""
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		switch {
+		case err != nil:
+			problem = fmt.Sprintf("cannot read the request: %v", err)
+		case len(bytes.TrimSpace(body)) == 0:
+			problem = "empty request"
+		default:
+			if err := json.Unmarshal(body, &review); err != nil {
+				problem = fmt.Sprintf("not an AdmissionReview: %v", err)
+			} else if review.Request == nil {
+				problem = "an AdmissionReview without a request"
+			} else if review.APIVersion != APIVersion || review.Kind != "AdmissionReview" {
+				problem = fmt.Sprintf("want an %s AdmissionReview, not %s %s", APIVersion, review.APIVersion, review.Kind)
+				resp.UID = review.Request.UID
+			}
 		}
-		if review.APIVersion != APIVersion || review.Kind != "AdmissionReview" || review.Request == nil {
-			http.Error(w, "want an "+APIVersion+" AdmissionReview with a request", http.StatusBadRequest)
-			return
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); problem == "" && ct != "application/json" {
+			problem = fmt.Sprintf("content type %q, want application/json", ct)
+			resp.UID = review.Request.UID
 		}
-		req := review.Request
-		resp := Mutate(*req, opts)
-		log.Info("admission review", "uid", req.UID, "namespace", req.Namespace, "name", req.Name,
-			"operation", req.Operation, "patched", len(resp.Patch) > 0, "warnings", resp.Warnings)
+		if problem != "" {
+			resp.Warnings = []string{"lxcfs-go webhook: not changed: " + problem}
+			log.Warn("bad admission review", "problem", problem, "remote", r.RemoteAddr)
+		} else {
+			req := review.Request
+			resp = Mutate(*req, opts)
+			log.Info("admission review", "uid", req.UID, "namespace", req.Namespace, "name", req.Name,
+				"operation", req.Operation, "patched", len(resp.Patch) > 0, "warnings", resp.Warnings)
+		}
+		// The answer's version is the question's, when it is one of the
+		// admission API's (the API server checks).
+		version := APIVersion
+		if strings.HasPrefix(review.APIVersion, "admission.k8s.io/") {
+			version = review.APIVersion
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(AdmissionReview{APIVersion: APIVersion, Kind: "AdmissionReview", Response: &resp})
+		json.NewEncoder(w).Encode(AdmissionReview{APIVersion: version, Kind: "AdmissionReview", Response: &resp})
 	})
 }
 

@@ -151,7 +151,11 @@ func TestServeMutate(t *testing.T) {
 	}
 }
 
-func TestServeRejectsBadRequests(t *testing.T) {
+// Bad requests get 200 and an allowing review with a warning, never an
+// HTTP error: the API server admits the pod and shows why nothing was
+// added. Only requests that are not reviews at all (wrong method or path)
+// get HTTP errors.
+func TestServeBadRequestsAreAllowed(t *testing.T) {
 	t.Parallel()
 	url, client, _, _ := startServer(t, Options{})
 	good := review(t, `{"metadata":{},"spec":{"containers":[{"name":"a"}]}}`)
@@ -159,38 +163,68 @@ func TestServeRejectsBadRequests(t *testing.T) {
 	tests := []struct {
 		name, method, path, contentType string
 		body                            []byte
-		want                            int
+		status                          int
+		uid                             string // of the answer, when it is a review
+		warning                         string // "" for none
+		patched                         bool
 	}{
-		{"healthz", "GET", "/healthz", "", nil, http.StatusOK},
-		{"get on mutate", "GET", "/mutate", "", nil, http.StatusMethodNotAllowed},
-		{"unknown path", "POST", "/validate", "application/json", good, http.StatusNotFound},
-		{"not json", "POST", "/mutate", "application/json", []byte("{"), http.StatusBadRequest},
-		{"wrong content type", "POST", "/mutate", "text/plain", good, http.StatusUnsupportedMediaType},
-		{"v1beta1", "POST", "/mutate", "application/json", v1beta1, http.StatusBadRequest},
+		{"healthz", "GET", "/healthz", "", nil, http.StatusOK, "", "", false},
+		{"get on mutate", "GET", "/mutate", "", nil, http.StatusMethodNotAllowed, "", "", false},
+		{"unknown path", "POST", "/validate", "application/json", good, http.StatusNotFound, "", "", false},
+		{"good", "POST", "/mutate", "application/json", good, http.StatusOK, "7f0b2c4e-0000-4000-8000-000000000001", "", true},
+		{"charset", "POST", "/mutate", "application/json; charset=utf-8", good, http.StatusOK, "7f0b2c4e-0000-4000-8000-000000000001", "", true},
+		{"empty", "POST", "/mutate", "application/json", nil, http.StatusOK, "", "empty request", false},
+		{"blank", "POST", "/mutate", "application/json", []byte(" \n"), http.StatusOK, "", "empty request", false},
+		{"not json", "POST", "/mutate", "application/json", []byte("{"), http.StatusOK, "", "not an AdmissionReview", false},
+		{"wrong content type", "POST", "/mutate", "text/plain", good, http.StatusOK, "7f0b2c4e-0000-4000-8000-000000000001", "content type", false},
+		{"v1beta1", "POST", "/mutate", "application/json", v1beta1, http.StatusOK, "7f0b2c4e-0000-4000-8000-000000000001", "want an admission.k8s.io/v1", false},
 		{"no request", "POST", "/mutate", "application/json",
-			[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest},
+			[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusOK, "", "without a request", false},
 		{"too big", "POST", "/mutate", "application/json",
 			append(append([]byte(`{"apiVersion":"`), bytes.Repeat([]byte("x"), maxBody)...), `"}`...),
-			http.StatusBadRequest},
-		{"charset", "POST", "/mutate", "application/json; charset=utf-8", good, http.StatusOK},
+			http.StatusOK, "", "cannot read the request", false},
+		{"malformed pod", "POST", "/mutate", "application/json",
+			review(t, `{"spec":{"containers":{"a":1}}}`), http.StatusOK, "7f0b2c4e-0000-4000-8000-000000000001", "cannot read it", false},
 	}
 	for _, tt := range tests {
-		req, err := http.NewRequest(tt.method, url+tt.path, bytes.NewReader(tt.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tt.contentType != "" {
-			req.Header.Set("Content-Type", tt.contentType)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tt.want {
-			t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, url+tt.path, bytes.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if tt.method != "POST" || tt.path != "/mutate" {
+				return
+			}
+			var out AdmissionReview
+			if err := json.Unmarshal(body, &out); err != nil || out.Response == nil {
+				t.Fatalf("answer is not a review: %v %s", err, body)
+			}
+			r := out.Response
+			if !r.Allowed || r.UID != tt.uid || (len(r.Patch) > 0) != tt.patched {
+				t.Errorf("answer %+v, want allowed, uid %q, patched %v", r, tt.uid, tt.patched)
+			}
+			switch {
+			case tt.warning == "" && r.Warnings != nil:
+				t.Errorf("warnings %q, want none", r.Warnings)
+			case tt.warning != "" && (len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], tt.warning)):
+				t.Errorf("warnings %q, want one saying %q", r.Warnings, tt.warning)
+			}
+			if want := map[bool]string{true: "admission.k8s.io/v1beta1", false: APIVersion}[tt.name == "v1beta1"]; out.APIVersion != want {
+				t.Errorf("answer's apiVersion %q, want %q", out.APIVersion, want)
+			}
+		})
 	}
 }
 

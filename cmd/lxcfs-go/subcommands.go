@@ -21,4 +21,9 @@ var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"fd-keeper":         keeperMain,
 	"remount":           remountMain,
 	"show":              showMain,
+	// For a daemon in a Kubernetes pod (deploy/kubernetes/daemonset.yaml):
+	// an image holding only lxcfs-go has no nsenter, umount or cat.
+	"host-cgroupns": hostCgroupNSMain,
+	"ready":         readyMain,
+	"unmount":       unmountMain,
 }

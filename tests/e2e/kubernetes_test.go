@@ -140,3 +140,33 @@ func TestDaemonSetCommand(t *testing.T) {
 		t.Errorf("the daemon exited with %v after preStop; kubelet would log a failure", waitErr)
 	}
 }
+
+// TestHostCgroupNS runs `lxcfs-go host-cgroupns` from inside a container's
+// cgroup namespace, as the DaemonSet's pod starts the daemon: the program
+// it execs must see cgroup paths as the host does (the container's full
+// path), where the container alone sees "/".
+func TestHostCgroupNS(t *testing.T) {
+	testenv.RequireMountAndCgroups(t)
+	bin := testenv.DaemonBinary(t)
+	cg := testenv.NewCgroup(t, testenv.CgroupOptions{})
+	c := testenv.StartContainer(t, cg, testenv.ContainerOptions{CgroupNS: true})
+	enter := []string{"nsenter", "--target", strconv.Itoa(c.PID), "--cgroup", "--"}
+
+	inside, stderr, err := c.Run(cg, append(enter, "cat", "/proc/self/cgroup")...)
+	if err != nil {
+		t.Fatalf("cat in the container's cgroup namespace: %v\n%s", err, stderr)
+	}
+	if strings.Contains(inside, cg.Rel()) {
+		t.Fatalf("the container's own view already names %s: the test sees nothing:\n%s", cg.Rel(), inside)
+	}
+
+	host, stderr, err := c.Run(cg, append(enter, bin, "host-cgroupns", "--exec", "cat", "/proc/self/cgroup")...)
+	if err != nil {
+		t.Fatalf("host-cgroupns: %v\n%s", err, stderr)
+	}
+	// The hierarchies the test cgroup is in (memory, cpu, ...) name it in
+	// the host's view; where it is not (pids, freezer), both views say "/".
+	if !strings.Contains(host, ":"+cg.Rel()+"\n") {
+		t.Errorf("through host-cgroupns /proc/self/cgroup does not name %s:\n%s\n(the container's view:\n%s)", cg.Rel(), host, inside)
+	}
+}
