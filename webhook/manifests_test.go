@@ -67,10 +67,16 @@ func TestWebhookManifest(t *testing.T) {
 	ds := readManifest(t, "daemonset.yaml")
 	for _, want := range []string{
 		"hostPID: true", "privileged: true", "mountPropagation: Bidirectional",
-		"mountPath: " + DefaultDir + "\n", "path: " + DefaultDir + "\n", "preStop:",
+		"mountPath: " + DefaultDir + "\n", "path: " + DefaultDir + "\n",
+		"- fd-keeper\n", "value: keeper\n", "type: RollingUpdate\n",
 	} {
 		if !strings.Contains(ds, want) {
 			t.Errorf("daemonset.yaml lacks %q", want)
 		}
+	}
+	// The keeper keeps the connection across the daemon's pods: a preStop
+	// unmount would end it for every pod that binds the files.
+	if strings.Contains(ds, "preStop:") {
+		t.Error("daemonset.yaml has a preStop hook")
 	}
 }
