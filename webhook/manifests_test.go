@@ -59,24 +59,53 @@ func TestWebhookManifest(t *testing.T) {
 		`admissionReviewVersions: ["v1"]`,
 		"failurePolicy: Ignore",
 		"- webhook\n",
+		// The default files, spelled out where a cluster would add the
+		// pressure files.
+		"--files=" + strings.Join(Files, ",") + "\n",
+		// Self-managed certificates: the flags name what RBAC allows.
+		"- --self-managed\n", "- --service=lxcfs-go-webhook\n", "- --webhook-config=lxcfs-go\n",
+		"serviceAccountName: lxcfs-go-webhook\n",
+		`resourceNames: ["lxcfs-go-webhook-ca"]`, `resourceNames: ["lxcfs-go"]`,
+		"kind: MutatingWebhookConfiguration\nmetadata:\n  name: lxcfs-go\n",
+		"kind: Service\nmetadata:\n  name: lxcfs-go-webhook\n  namespace: lxcfs-go\n",
+		"        " + PartOfKey + ": " + PartOfValue + "\n",
 	} {
 		if !strings.Contains(y, want) {
 			t.Errorf("webhook.yaml lacks %q", want)
 		}
 	}
+	// caBundle is the webhook's to set; one in the manifest would be
+	// reset by every kubectl apply.
+	if strings.Contains(y, "caBundle:") {
+		t.Error("webhook.yaml sets caBundle")
+	}
+	if n := strings.Count(y, "failurePolicy: Ignore"); n != 3 || strings.Count(y, "failurePolicy:") != 3 {
+		t.Errorf("%d webhooks with failurePolicy Ignore, want all 3", n)
+	}
+
 	ds := readManifest(t, "daemonset.yaml")
 	for _, want := range []string{
 		"hostPID: true", "privileged: true", "mountPropagation: Bidirectional",
 		"mountPath: " + DefaultDir + "\n", "path: " + DefaultDir + "\n",
-		"- fd-keeper\n", "value: keeper\n", "type: RollingUpdate\n",
+		// No distribution tools in the image: the binary does it all.
+		"- /usr/bin/lxcfs-go\n            - host-cgroupns\n",
+		`["/usr/bin/lxcfs-go", "ready", "--timeout=2s", "` + DefaultDir + `"]`,
+		// Kubernetes CPU limits are CFS quotas; per-pod load averages.
+		"- --enable-cfs\n", "- --enable-loadavg\n",
+		"type: RollingUpdate",
+		"        " + PartOfKey + ": " + PartOfValue + "\n",
+		// The keeper holds the connection across the daemon's pods.
+		"- fd-keeper\n", "value: keeper\n", "type: OnDelete\n",
 	} {
 		if !strings.Contains(ds, want) {
 			t.Errorf("daemonset.yaml lacks %q", want)
 		}
 	}
-	// The keeper keeps the connection across the daemon's pods: a preStop
-	// unmount would end it for every pod that binds the files.
-	if strings.Contains(ds, "preStop:") {
-		t.Error("daemonset.yaml has a preStop hook")
+	// A preStop unmount would end the connection the keeper keeps for the
+	// next daemon pod.
+	for _, banned := range []string{"nsenter", "/bin/umount", "livenessProbe", "preStop:"} {
+		if strings.Contains(ds, banned) {
+			t.Errorf("daemonset.yaml has %q", banned)
+		}
 	}
 }

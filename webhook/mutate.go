@@ -44,6 +44,18 @@ var Files = []string{
 	"sys/devices/system/cpu",
 }
 
+// PressureFiles are the daemon's PSI files. They are not among Files by
+// default: runc refuses bind mounts onto /proc/pressure (docs/oci.md), so a
+// pod given them would not start. For runtimes that allow them, name them
+// in Options.Files (--files).
+var PressureFiles = []string{"proc/pressure/cpu", "proc/pressure/io", "proc/pressure/memory"}
+
+// KnownFile reports whether file is one the daemon serves and a pod can
+// be given: one of Files or PressureFiles.
+func KnownFile(file string) bool {
+	return slices.Contains(Files, file) || slices.Contains(PressureFiles, file)
+}
+
 // VolumeName is the name of the pod volume that carries file.
 func VolumeName(file string) string {
 	return "lxcfs-go-" + strings.ReplaceAll(file, "/", "-")
@@ -56,6 +68,15 @@ type Options struct {
 	// RequireOptIn mutates only pods labelled or annotated with
 	// InjectKey: "true"; otherwise every pod that did not opt out.
 	RequireOptIn bool
+	// Files a pod gets (each KnownFile); nil means Files.
+	Files []string
+}
+
+func (o Options) files() []string {
+	if len(o.Files) == 0 {
+		return Files
+	}
+	return o.Files
 }
 
 // Mutate answers one admission request. It never refuses a pod: a request
@@ -84,12 +105,12 @@ func Mutate(req AdmissionRequest, opts Options) AdmissionResponse {
 	if !wanted(p, opts.RequireOptIn) {
 		return resp
 	}
-	if conflicts := ownMounts(p); len(conflicts) > 0 {
+	if conflicts := ownMounts(p, opts.files()); len(conflicts) > 0 {
 		resp.Warnings = []string{fmt.Sprintf("lxcfs-go webhook: pod not changed: %s; to give the other containers the files, list these in the annotation %s",
 			strings.Join(conflicts, "; "), SkipContainersKey)}
 		return resp
 	}
-	ops := patch(p, opts.Dir)
+	ops := patch(p, opts.Dir, opts.files())
 	if len(ops) == 0 {
 		return resp
 	}
@@ -137,7 +158,7 @@ func kindName(k GroupVersionKind) string {
 // the pod makes itself at or below a path of ours ("container app mounts
 // config at /proc/meminfo"). Mounts of our own volumes are not the pod's:
 // they are a previous pass of this webhook.
-func ownMounts(p pod) []string {
+func ownMounts(p pod, files []string) []string {
 	skip := skipped(p)
 	var out []string
 	for _, list := range [][]container{p.Spec.InitContainers, p.Spec.Containers} {
@@ -146,7 +167,7 @@ func ownMounts(p pod) []string {
 				continue
 			}
 			for _, m := range c.VolumeMounts {
-				for _, file := range Files {
+				for _, file := range files {
 					at, target := path.Clean(m.MountPath), "/"+file
 					if m.Name != VolumeName(file) && (at == target || strings.HasPrefix(at, target+"/")) {
 						out = append(out, fmt.Sprintf("container %s mounts %s at %s", c.Name, m.Name, m.MountPath))
@@ -170,7 +191,7 @@ func skipped(p pod) map[string]bool {
 }
 
 // patch builds the JSON patch for a pod that wants the files.
-func patch(p pod, dir string) []Operation {
+func patch(p pod, dir string, files []string) []Operation {
 	if dir == "" {
 		dir = DefaultDir
 	}
@@ -190,7 +211,7 @@ func patch(p pod, dir string) []Operation {
 				continue
 			}
 			var add []VolumeMount
-			for _, file := range Files {
+			for _, file := range files {
 				if mounted(c, file) {
 					continue
 				}
@@ -206,7 +227,7 @@ func patch(p pod, dir string) []Operation {
 	}
 
 	var volumes []Volume
-	for _, file := range Files {
+	for _, file := range files {
 		if !used[file] || slices.ContainsFunc(p.Spec.Volumes, func(v namedVolume) bool {
 			return v.Name == VolumeName(file)
 		}) {

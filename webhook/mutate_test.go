@@ -527,3 +527,28 @@ func TestVolumeNamesAreDNSLabels(t *testing.T) {
 		}
 	}
 }
+
+// Options.Files chooses the files: the pressure files for runtimes that
+// allow them, or fewer; a pod's own mount conflicts only with a file it
+// would get.
+func TestMutateFiles(t *testing.T) {
+	t.Parallel()
+	opts := Options{Files: append([]string{"proc/meminfo"}, PressureFiles...)}
+	doc, _ := mutate(t, `{"metadata":{},"spec":{"containers":[{"name":"app","volumeMounts":[{"name":"x","mountPath":"/proc/cpuinfo"}]}]}}`, opts)
+	want := []string{"x@/proc/cpuinfo", "lxcfs-go-proc-meminfo@/proc/meminfo:ro",
+		"lxcfs-go-proc-pressure-cpu@/proc/pressure/cpu:ro", "lxcfs-go-proc-pressure-io@/proc/pressure/io:ro",
+		"lxcfs-go-proc-pressure-memory@/proc/pressure/memory:ro"}
+	if diff := cmp.Diff(want, mountsOf(t, doc, "containers", 0)); diff != "" {
+		t.Errorf("mounts (-want +got):\n%s", diff)
+	}
+	for _, f := range append(append([]string(nil), Files...), PressureFiles...) {
+		if !KnownFile(f) {
+			t.Errorf("%s is not known", f)
+		}
+	}
+	for _, f := range []string{"proc/self/status", "etc/passwd", "proc", "", "proc/pressure"} {
+		if KnownFile(f) {
+			t.Errorf("%q is known", f)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -92,15 +93,21 @@ type Config struct {
 	Addr     string
 	CertFile string
 	KeyFile  string
-	Options  Options
+	// Certificate, when set, serves the certificate instead of the files
+	// (SelfManaged.Certificate).
+	Certificate func() (*tls.Certificate, error)
+	Options     Options
 }
 
 // Serve answers on ln with TLS until ctx is done, then shuts down gracefully.
 // The key pair is read again whenever either file changes, so that a
 // rotated certificate (cert-manager, a re-mounted Secret) needs no restart.
 func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) error {
-	certs := &keyPair{certFile: cfg.CertFile, keyFile: cfg.KeyFile}
-	if _, err := certs.get(); err != nil {
+	getCert := cfg.Certificate
+	if getCert == nil {
+		getCert = (&keyPair{certFile: cfg.CertFile, keyFile: cfg.KeyFile}).get
+	}
+	if _, err := getCert(); err != nil {
 		return err
 	}
 	srv := &http.Server{
@@ -111,7 +118,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 		TLSConfig: &tls.Config{
 			MinVersion: tls.VersionTLS12,
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-				return certs.get()
+				return getCert()
 			},
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -169,12 +176,18 @@ func (k *keyPair) get() (*tls.Certificate, error) {
 	return k.cert, nil
 }
 
-const usage = `Usage: lxcfs-go webhook --tls-cert FILE --tls-key FILE [--addr ADDR] [--lxcfs-dir DIR]
+const usage = `Usage: lxcfs-go webhook (--tls-cert FILE --tls-key FILE | --self-managed) [options]
 
 A Kubernetes mutating admission webhook (AdmissionReview v1, HTTPS) that adds
 lxcfs-go's files to pods: POST /mutate for pods selected by the webhook
 configuration, POST /mutate-opt-in for pods labelled or annotated
 lxcfs-go.io/inject=true, GET /healthz for probes.
+
+With --self-managed it needs no certificate work: it keeps a CA in the Secret
+--ca-secret, serves a certificate signed by it for the Service --service,
+renews both before they expire, and keeps the caBundle of the
+MutatingWebhookConfiguration --webhook-config current, through the API server
+with the pod's service account.
 
 `
 
@@ -188,6 +201,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&cfg.CertFile, "tls-cert", "", "TLS certificate `file` (PEM)")
 	flags.StringVar(&cfg.KeyFile, "tls-key", "", "TLS private key `file` (PEM)")
 	flags.StringVar(&cfg.Options.Dir, "lxcfs-dir", DefaultDir, "the daemon's mount `directory` on the nodes")
+	files := flags.String("files", strings.Join(Files, ","), "the daemon's `files` a pod gets, separated by commas; add "+
+		strings.Join(PressureFiles, ",")+" only where the runtime allows binding them (runc does not)")
+	selfManaged := flags.Bool("self-managed", false, "make, renew and publish its own CA and certificate")
+	sm := SelfManaged{}
+	flags.StringVar(&sm.Namespace, "namespace", "", "`namespace` of the Service and the CA Secret (default: the pod's)")
+	flags.StringVar(&sm.Service, "service", "lxcfs-go-webhook", "the webhook's Service `name`")
+	flags.StringVar(&sm.Secret, "ca-secret", "lxcfs-go-webhook-ca", "`name` of the Secret that keeps the CA")
+	flags.StringVar(&sm.WebhookConfig, "webhook-config", "lxcfs-go", "`name` of the MutatingWebhookConfiguration whose caBundle to keep")
+	kubeAPI := flags.String("kube-api", "", "API server `URL` (default: the in-cluster address)")
+	interval := flags.Duration("sync-interval", time.Minute, "how often to check the CA, the caBundle and the certificate")
 	flags.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		flags.PrintDefaults()
@@ -198,22 +221,77 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if flags.NArg() > 0 || cfg.CertFile == "" || cfg.KeyFile == "" {
+	for _, f := range strings.Split(*files, ",") {
+		if f = strings.Trim(strings.TrimSpace(f), "/"); f == "" {
+			continue
+		} else if !KnownFile(f) {
+			fmt.Fprintf(stderr, "lxcfs-go webhook: --files: %q is not one of %s\n", f, strings.Join(append(slices.Clone(Files), PressureFiles...), ", "))
+			return 2
+		} else if !slices.Contains(cfg.Options.Files, f) {
+			cfg.Options.Files = append(cfg.Options.Files, f)
+		}
+	}
+	if len(cfg.Options.Files) == 0 {
+		fmt.Fprintln(stderr, "lxcfs-go webhook: --files names no file")
+		return 2
+	}
+	fromFiles := cfg.CertFile != "" || cfg.KeyFile != ""
+	if flags.NArg() > 0 || fromFiles == *selfManaged || (fromFiles && (cfg.CertFile == "" || cfg.KeyFile == "")) || *interval <= 0 {
+		fmt.Fprintln(stderr, "lxcfs-go webhook: want either --tls-cert and --tls-key, or --self-managed")
 		flags.Usage()
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if *selfManaged {
+		if err := startSelfManaged(ctx, &sm, *kubeAPI, *interval, log); err != nil {
+			log.Error("self-managed certificates", "err", err)
+			return 1
+		}
+		cfg.Certificate = sm.Certificate
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		log.Error("listen", "err", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	log.Info("serving", "addr", ln.Addr().String(), "lxcfs-dir", cfg.Options.Dir)
+	log.Info("serving", "addr", ln.Addr().String(), "lxcfs-dir", cfg.Options.Dir, "files", cfg.Options.Files)
 	if err := Serve(ctx, ln, cfg, log); err != nil {
 		log.Error("serve", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// startSelfManaged connects to the API server and syncs until the first
+// certificate is there (retrying: the API server may be starting too),
+// then keeps syncing in the background.
+func startSelfManaged(ctx context.Context, sm *SelfManaged, kubeAPI string, interval time.Duration, log *slog.Logger) error {
+	kube, err := InClusterKube(kubeAPI, ServiceAccountDir)
+	if err != nil {
+		return err
+	}
+	if sm.Namespace == "" {
+		b, err := os.ReadFile(ServiceAccountDir + "/namespace")
+		if err != nil {
+			return fmt.Errorf("no --namespace and no service account namespace: %w", err)
+		}
+		sm.Namespace = strings.TrimSpace(string(b))
+	}
+	sm.Kube, sm.Log = kube, log
+	for {
+		err := sm.Sync(ctx)
+		if err == nil {
+			break
+		}
+		log.Warn("certificate sync failed; retrying in 5s", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
+	go sm.Run(ctx, interval)
+	return nil
 }

@@ -305,3 +305,38 @@ func TestMainFlags(t *testing.T) {
 		t.Errorf("extra argument: exit %d, want 2", code)
 	}
 }
+
+func TestMainCertificateModes(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--tls-cert", "c"}, 2, "either --tls-cert and --tls-key"},
+		{[]string{"--self-managed", "--tls-cert", "c", "--tls-key", "k"}, 2, "either"},
+		{[]string{"--self-managed", "--sync-interval", "0s"}, 2, "either"},
+		{[]string{"--self-managed", "--addr", "127.0.0.1:0"}, 1, "--kube-api"},
+	} {
+		var stderr bytes.Buffer
+		if code := Main(tc.args, io.Discard, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%q: exit %d, want %d saying %q:\n%s", tc.args, code, tc.code, tc.want, stderr.String())
+		}
+	}
+}
+
+func TestMainFilesFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		files string
+		want  string
+	}{
+		{"proc/meminfo,etc/shadow", `"etc/shadow" is not one of`},
+		{" , ", "names no file"},
+	} {
+		var stderr bytes.Buffer
+		if code := Main([]string{"--files", tc.files, "--self-managed"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("--files %q: exit %d, want 2 saying %q:\n%s", tc.files, code, tc.want, stderr.String())
+		}
+	}
+}

@@ -55,7 +55,8 @@ func yamlList(t *testing.T, manifest, after, key string) []string {
 // TestDaemonSetCommand runs the commands of daemonset.yaml's two
 // DaemonSets as the kubelet would, on a temporary directory: the fd keeper,
 // then the daemon (through host-cgroupns, in keeper mode, with the
-// manifest's environment), which mounts. Deleting the daemon's pod (SIGTERM,
+// manifest's environment), which mounts and passes the readiness probe
+// (which fails before). Deleting the daemon's pod (SIGTERM,
 // no preStop hook any more) makes it exit 0 leaving the mount with the
 // keeper; the next pod's daemon serves that same mount.
 func TestDaemonSetCommand(t *testing.T) {
@@ -79,9 +80,16 @@ func TestDaemonSetCommand(t *testing.T) {
 		return out
 	}
 	keeperCmd := sub(yamlList(t, "daemonset.yaml", "- name: fd-keeper", "command"))
-	command := sub(yamlList(t, "daemonset.yaml", "- name: lxcfs-go", "command"))
-	if len(keeperCmd) < 2 || keeperCmd[1] != "fd-keeper" || len(command) < 3 || command[1] != "host-cgroupns" {
-		t.Fatalf("daemonset.yaml: keeper %q, daemon %q", keeperCmd, command)
+	daemonArgv := sub(yamlList(t, "daemonset.yaml", "- name: lxcfs-go", "command"))
+	ready := sub(yamlList(t, "daemonset.yaml", "readinessProbe:", "command"))
+	if len(keeperCmd) < 2 || keeperCmd[1] != "fd-keeper" || len(daemonArgv) < 3 || daemonArgv[1] != "host-cgroupns" || len(ready) == 0 {
+		t.Fatalf("daemonset.yaml: keeper %q, daemon %q, readiness %q", keeperCmd, daemonArgv, ready)
+	}
+	probe := func() (string, error) {
+		return command(10*time.Second, ready[0], ready[1:]...)
+	}
+	if out, err := probe(); err == nil {
+		t.Errorf("ready before the daemon started: %s", out)
 	}
 	b, err := os.ReadFile(repo(t, "deploy/kubernetes/daemonset.yaml"))
 	if err != nil {
@@ -168,9 +176,14 @@ func TestDaemonSetCommand(t *testing.T) {
 		}
 	}
 
-	first, done := start("daemon", command, "LXCFS_GO_FD_HOLDER=keeper")
+	first, done := start("daemon", daemonArgv, "LXCFS_GO_FD_HOLDER=keeper")
 	waitMounted(done)
 	readMeminfo("through the DaemonSet's command")
+	if out, err := probe(); err != nil {
+		t.Errorf("the readiness probe fails on a mounted daemon: %v", err)
+	} else if !strings.Contains(out, "ready") {
+		t.Errorf("readiness probe output %q", out)
+	}
 	id0, _, _ := testenv.MountInfo(mnt)
 
 	// Pod deletion: SIGTERM, nothing else.
@@ -188,8 +201,11 @@ func TestDaemonSetCommand(t *testing.T) {
 	}
 
 	// The replacement pod.
-	_, done = start("next daemon", command, "LXCFS_GO_FD_HOLDER=keeper")
+	_, done = start("next daemon", daemonArgv, "LXCFS_GO_FD_HOLDER=keeper")
 	readMeminfo("after the daemon's pod was replaced")
+	if _, err := probe(); err != nil {
+		t.Errorf("the readiness probe fails on the next daemon: %v", err)
+	}
 	if id, _, ok := testenv.MountInfo(mnt); !ok || id != id0 {
 		t.Errorf("the next daemon serves another mount (mounted %v)", ok)
 	}
