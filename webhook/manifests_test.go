@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -86,7 +87,10 @@ func TestWebhookManifest(t *testing.T) {
 	ds := readManifest(t, "daemonset.yaml")
 	for _, want := range []string{
 		"hostPID: true", "privileged: true", "mountPropagation: Bidirectional",
-		"mountPath: " + DefaultDir + "\n", "path: " + DefaultDir + "\n",
+		// The daemon mounts at DefaultDir inside its volume of the host's
+		// parent directory: a volume of the FUSE mount itself would be
+		// stat(2)ed by the kubelet before the next daemon could serve it.
+		"- " + DefaultDir + "\n", "mountPath: " + filepath.Dir(DefaultDir) + "\n", "path: " + filepath.Dir(DefaultDir) + "\n",
 		// No distribution tools in the image: the binary does it all.
 		"- /usr/bin/lxcfs-go\n            - host-cgroupns\n",
 		`["/usr/bin/lxcfs-go", "ready", "--timeout=2s", "` + DefaultDir + `"]`,
