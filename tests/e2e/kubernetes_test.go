@@ -17,7 +17,7 @@ import (
 
 // yamlList returns the items of the block list that follows the first line
 // "<indent>key:" after the line containing after, in a manifest: enough
-// YAML for the command and preStop lists of deploy/kubernetes.
+// YAML for the command lists of deploy/kubernetes.
 func yamlList(t *testing.T, manifest, after, key string) []string {
 	t.Helper()
 	b, err := os.ReadFile(repo(t, "deploy/kubernetes/"+manifest))
