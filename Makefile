@@ -153,3 +153,17 @@ e2e-systemd: build
 .PHONY: e2e-tools
 e2e-tools: build
 	LXCFS_GO_REAL_TOOLS=1 LXCFS_GO_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 30m -v ./tests/realtools/
+
+# A real single-node Kubernetes on this machine (tests/kubernetes): Kubernetes
+# v1.34 built from the Go module proxy into /var/cache/lxcfs-go-k8s (~8 min
+# the first time, reused after), Debian's containerd, runc, etcd and CNI
+# plugins, everything else under one state directory; deploy/kubernetes with
+# `make image`'s image, then rollouts, a pod deletion, a kill -9 and a kubelet
+# restart under a pod reading /proc/meminfo every 20 ms (no read may fail),
+# and a limits.cpu: 1 pod's CPU views. Torn down even when the test fails
+# (LXCFS_GO_E2E_KEEP=1 leaves it up). See docs/kubernetes.md.
+.PHONY: e2e-kubernetes
+e2e-kubernetes: image
+	LXCFS_GO_E2E_KUBERNETES=1 LXCFS_GO_IMAGE=$(abspath $(IMAGE)) \
+		$(GO) test -count=1 -timeout 45m -v -run '^TestKubernetes$$' ./tests/kubernetes/; \
+	rc=$$?; [ "$$LXCFS_GO_E2E_KEEP" = 1 ] || tests/kubernetes/cluster.sh down; exit $$rc

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -86,21 +87,27 @@ func TestWebhookManifest(t *testing.T) {
 	ds := readManifest(t, "daemonset.yaml")
 	for _, want := range []string{
 		"hostPID: true", "privileged: true", "mountPropagation: Bidirectional",
-		"mountPath: " + DefaultDir + "\n", "path: " + DefaultDir + "\n", "preStop:",
+		// The daemon mounts at DefaultDir inside its volume of the host's
+		// parent directory: a volume of the FUSE mount itself would be
+		// stat(2)ed by the kubelet before the next daemon could serve it.
+		"- " + DefaultDir + "\n", "mountPath: " + filepath.Dir(DefaultDir) + "\n", "path: " + filepath.Dir(DefaultDir) + "\n",
 		// No distribution tools in the image: the binary does it all.
 		"- /usr/bin/lxcfs-go\n            - host-cgroupns\n",
 		`["/usr/bin/lxcfs-go", "ready", "--timeout=2s", "` + DefaultDir + `"]`,
-		`["/usr/bin/lxcfs-go", "unmount", "` + DefaultDir + `"]`,
 		// Kubernetes CPU limits are CFS quotas; per-pod load averages.
 		"- --enable-cfs\n", "- --enable-loadavg\n",
 		"type: RollingUpdate",
 		"        " + PartOfKey + ": " + PartOfValue + "\n",
+		// The keeper holds the connection across the daemon's pods.
+		"- fd-keeper\n", "value: keeper\n", "type: OnDelete\n",
 	} {
 		if !strings.Contains(ds, want) {
 			t.Errorf("daemonset.yaml lacks %q", want)
 		}
 	}
-	for _, banned := range []string{"nsenter", "/bin/umount", "livenessProbe"} {
+	// A preStop unmount would end the connection the keeper keeps for the
+	// next daemon pod.
+	for _, banned := range []string{"nsenter", "/bin/umount", "livenessProbe", "preStop:"} {
 		if strings.Contains(ds, banned) {
 			t.Errorf("daemonset.yaml has %q", banned)
 		}

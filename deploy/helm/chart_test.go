@@ -172,6 +172,7 @@ func strs(v any) []string {
 
 const (
 	daemonSet  = "DaemonSet lxcfs-go/lxcfs-go"
+	keeperSet  = "DaemonSet lxcfs-go/lxcfs-go-keeper"
 	deployment = "Deployment lxcfs-go/lxcfs-go-webhook"
 	configKey  = "MutatingWebhookConfiguration /lxcfs-go"
 )
@@ -179,7 +180,7 @@ const (
 func TestChartValues(t *testing.T) {
 	t.Run("image", func(t *testing.T) {
 		objs := render(t, "image.repository=registry.example/lxcfs-go", "image.tag=v1.2.3")
-		for _, key := range []string{daemonSet, deployment} {
+		for _, key := range []string{daemonSet, keeperSet, deployment} {
 			if got := container(t, objs, key)["image"]; got != "registry.example/lxcfs-go:v1.2.3" {
 				t.Errorf("%s image %v", key, got)
 			}
@@ -187,7 +188,7 @@ func TestChartValues(t *testing.T) {
 	})
 	t.Run("daemon flags", func(t *testing.T) {
 		cmd := strs(container(t, render(t, "daemon.flags={-u,--enable-cfs}"), daemonSet)["command"])
-		want := []string{"/usr/bin/lxcfs-go", "host-cgroupns", "--", "--foreground", "-u", "--enable-cfs", "--pidfile=/run/lxcfs-go.pid", "/var/lib/lxcfs"}
+		want := []string{"/usr/bin/lxcfs-go", "host-cgroupns", "--", "--foreground", "-u", "--enable-cfs", "--pidfile=/run/lxcfs-go/lxcfs-go.pid", "/var/lib/lxcfs"}
 		if diff := cmp.Diff(want, cmd); diff != "" {
 			t.Errorf("command (-want +got):\n%s", diff)
 		}
@@ -198,10 +199,12 @@ func TestChartValues(t *testing.T) {
 		if got := strs(dig(t, c, "readinessProbe", "exec", "command")); got[len(got)-1] != "/run/lxcfs" {
 			t.Errorf("readiness %v", got)
 		}
-		if got := strs(dig(t, c, "lifecycle", "preStop", "exec", "command")); got[len(got)-1] != "/run/lxcfs" {
-			t.Errorf("preStop %v", got)
+		if _, ok := c["lifecycle"]; ok {
+			t.Errorf("a lifecycle hook (the keeper keeps the connection): %v", c["lifecycle"])
 		}
-		if got := dig(t, objs[daemonSet], "spec", "template", "spec", "volumes", 0, "hostPath", "path"); got != "/run/lxcfs" {
+		// The volume is the mount point's parent: a stat of the FUSE mount
+		// would wait for the daemon that is starting.
+		if got := dig(t, objs[daemonSet], "spec", "template", "spec", "volumes", 0, "hostPath", "path"); got != "/run" {
 			t.Errorf("hostPath %v", got)
 		}
 		if !slices.Contains(strs(container(t, objs, deployment)["command"]), "--lxcfs-dir=/run/lxcfs") {
@@ -247,7 +250,7 @@ func TestChartValues(t *testing.T) {
 	})
 	t.Run("no webhook", func(t *testing.T) {
 		for key := range render(t, "webhook.enabled=false") {
-			if key != daemonSet {
+			if key != daemonSet && key != keeperSet {
 				t.Errorf("%s rendered without the webhook", key)
 			}
 		}
