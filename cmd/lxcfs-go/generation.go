@@ -142,6 +142,9 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 		from := ""
 		if useHolder {
 			h := g.findHolder()
+			if h == nil && g.keeper {
+				h = g.waitKeeper(keeperWait)
+			}
 			switch {
 			case h == nil && g.keeper:
 				return nil, fmt.Errorf("no fd keeper answers on %s (%s=keeper): start \"lxcfs-go fd-keeper\" first",
@@ -289,6 +292,19 @@ func (g *generation) healContainers(dev string) {
 	if err != nil {
 		g.log.Warn("remount", "err", err)
 	}
+}
+
+// waitKeeper waits up to timeout for the fd keeper to answer, as a daemon
+// and its keeper may start together.
+func (g *generation) waitKeeper(timeout time.Duration) *fs.HolderInfo {
+	g.log.Info("waiting for the fd keeper", "socket", fs.HolderSocket(g.o.pidfile), "for", timeout)
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		if h, err := fs.ConnectHolder(fs.HolderSocket(g.o.pidfile)); err == nil && h != nil {
+			return h
+		}
+	}
+	return nil
 }
 
 // findHolder finds the fd holder of this instance (by pidfile), if one

@@ -56,6 +56,13 @@ func holderOptions() fs.HolderOptions {
 	return o
 }
 
+// keeperGrace is the fd keeper's grace period unless told otherwise.
+const keeperGrace = 5 * time.Minute
+
+// keeperWait is how long a daemon in keeper mode waits for its keeper to
+// answer: the two start together (two DaemonSets on a new node).
+const keeperWait = time.Minute
+
 // holderMain is "lxcfs-go fd-holder MOUNTPOINT", started by the daemon.
 func holderMain(args []string, stdout, stderr io.Writer) int {
 	return fs.RunHolder(args, holderOptions(), stderr)
@@ -66,14 +73,22 @@ func holderMain(args []string, stdout, stderr io.Writer) int {
 // LXCFS_GO_FD_HOLDER=keeper and the same pidfile (docs/kubernetes.md).
 func keeperMain(args []string, stdout, stderr io.Writer) int {
 	pidfile := defaultPidfile
+	var grace time.Duration
 	for len(args) > 0 {
 		switch {
 		case (args[0] == "-p" || args[0] == "--pidfile") && len(args) > 1:
 			pidfile, args = args[1], args[2:]
 		case strings.HasPrefix(args[0], "--pidfile="):
 			pidfile, args = strings.TrimPrefix(args[0], "--pidfile="), args[1:]
+		case args[0] == "--grace" && len(args) > 1:
+			d, err := time.ParseDuration(args[1])
+			if err != nil || d <= 0 {
+				fmt.Fprintf(stderr, "lxcfs-go fd-keeper: --grace %q: want a duration such as 5m\n", args[1])
+				return 2
+			}
+			grace, args = d, args[2:]
 		case args[0] == "-h" || args[0] == "--help":
-			fmt.Fprintln(stdout, "usage: lxcfs-go fd-keeper [-p PIDFILE]\n\nKeeps the FUSE connection of the daemon started with the same pidfile and\nLXCFS_GO_FD_HOLDER=keeper, across that daemon's exits, until it ends.")
+			fmt.Fprintln(stdout, "usage: lxcfs-go fd-keeper [-p PIDFILE] [--grace DURATION]\n\nKeeps the FUSE connection of the daemon started with the same pidfile and\nLXCFS_GO_FD_HOLDER=keeper, across that daemon's exits, until it ends or no\ndaemon has served it for the grace period (default 5m).")
 			return 0
 		default:
 			fmt.Fprintf(stderr, "lxcfs-go fd-keeper: unexpected argument %q\n", args[0])
@@ -82,5 +97,14 @@ func keeperMain(args []string, stdout, stderr io.Writer) int {
 	}
 	o := holderOptions()
 	o.Keeper, o.Socket = true, fs.HolderSocket(pidfile)
+	// A replaced pod may take minutes to run again (an image pull, the
+	// kubelet's crash back-off, which grows to 5 minutes): readers wait
+	// that long rather than lose the connection for good.
+	switch {
+	case grace > 0:
+		o.Grace = grace
+	case o.Grace == 0:
+		o.Grace = keeperGrace
+	}
 	return fs.RunHolder(nil, o, stderr)
 }

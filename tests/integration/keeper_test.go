@@ -132,3 +132,39 @@ func terminate(t *testing.T, pid int) {
 		t.Fatalf("%d still runs 10s after SIGTERM", pid)
 	}
 }
+
+// TestKeeperStartsLate: a daemon in keeper mode started before its keeper
+// (two DaemonSets on a new node start in any order) waits for it instead of
+// failing, then mounts and gives it the connection.
+func TestKeeperStartsLate(t *testing.T) {
+	testenv.RequireMountAndCgroups(t)
+	t.Parallel()
+	d := testenv.NewLiveDaemon(t, []string{"LXCFS_GO_FD_HOLDER=keeper"})
+	var keeper *exec.Cmd
+	started := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second)
+		keeper = exec.Command(d.Binary, "fd-keeper", "-p", d.Pidfile)
+		started <- keeper.Start()
+	}()
+	err := d.Start()
+	if kerr := <-started; kerr != nil {
+		t.Fatalf("keeper: %v", kerr)
+	}
+	t.Cleanup(func() {
+		keeper.Process.Kill()
+		keeper.Wait()
+	})
+	if err != nil {
+		t.Fatalf("a daemon started a second before its keeper: %v", err)
+	}
+	for _, want := range []string{"waiting for the fd keeper", "the fd keeper keeps the new connection"} {
+		if !strings.Contains(d.Log(), want) {
+			t.Errorf("the log does not say %q", want)
+		}
+	}
+	terminate(t, d.PID())
+	keeper.Process.Signal(syscall.SIGTERM)
+	keeper.Wait()
+	unix.Unmount(d.Mnt, unix.MNT_DETACH)
+}
