@@ -53,9 +53,22 @@ const (
 	inHeaderLen    = 40
 	outHeaderLen   = 16
 	ringWakeTag    = ^uint64(0)
+	ringDoneTag    = ^uint64(0) - 1
 	minReadBuffer  = 8192 // FUSE_MIN_READ_BUFFER
-	defaultRingDep = 2
+	defaultRingDep = 4
 )
+
+// mayBlock reports whether an opcode may take long (a cgroup write can wait
+// for memory reclaim, say): those are handled off the queue's thread, so
+// that its CPU's other requests are not held up. Everything else (the proc
+// files' OPEN, READ, RELEASE, LOOKUP, GETATTR, ...) is served inline.
+func mayBlock(op uint32) bool {
+	switch op {
+	case 4, 6, 8, 9, 10, 11, 12, 13, 16, 20, 35, 43, 45: // SETATTR SYMLINK MKNOD MKDIR UNLINK RMDIR RENAME LINK WRITE FSYNC CREATE FALLOCATE RENAME2
+		return true
+	}
+	return false
+}
 
 // URingParam is the module parameter that permits FUSE over io_uring.
 const URingParam = "/sys/module/fuse/parameters/enable_uring"
@@ -282,7 +295,7 @@ func (t *ringTransport) serveQueue(q int, started chan<- error) {
 		// A possible CPU that is offline: serve from anywhere.
 		t.s.log.Debug("fuse ring: pinning", "queue", q, "err", err)
 	}
-	ring, err := newIOURing(uint32(2*t.depth + 2))
+	ring, err := newIOURing(uint32(2*t.depth + 4))
 	if err != nil {
 		started <- err
 		return
@@ -303,6 +316,32 @@ func (t *ringTransport) serveQueue(q int, started chan<- error) {
 		sqe := ring.sqe()
 		prepURingCmd(sqe, t.fd, fuseURingCmdRegister, unsafe.Pointer(iov), 2, uint64(e))
 		binary.NativeEndian.PutUint16(sqe[64:], uint16(q)) // fuse_uring_cmd_req.qid
+	}
+	// Requests handled off this thread (mayBlock) come back on done, with
+	// a wake-up on doneFD.
+	doneFD, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		started <- err
+		return
+	}
+	defer unix.Close(doneFD)
+	done := make(chan int, t.depth)
+	busy := 0
+	var doneBuf [8]byte
+	armDone := func() {
+		prepRead(ring.sqe(), doneFD, unsafe.Pointer(&doneBuf[0]), 8, ringDoneTag)
+	}
+	armDone()
+	commitDone := func() {
+		for {
+			select {
+			case e := <-done:
+				busy--
+				t.queueCommit(ring, q, e)
+			default:
+				return
+			}
+		}
 	}
 	if err := ring.submitAndWait(0); err != nil {
 		started <- fmt.Errorf("fuse ring queue %d: register: %w", q, err)
@@ -326,11 +365,16 @@ func (t *ringTransport) serveQueue(q int, started chan<- error) {
 	scratch := make([]byte, t.payload+ringHdrBlock)
 	pollOut := make([]byte, 256)
 	handle := func(c cqe) bool {
-		if c.userData == ringWakeTag {
+		switch c.userData {
+		case ringWakeTag:
 			if t.stop.Load() {
 				return false
 			}
 			armWake()
+			return true
+		case ringDoneTag:
+			armDone()
+			commitDone()
 			return true
 		}
 		if c.res < 0 {
@@ -342,7 +386,20 @@ func (t *ringTransport) serveQueue(q int, started chan<- error) {
 			}
 			return true
 		}
-		t.serveEntry(ring, q, int(c.userData), scratch, pollOut)
+		e := int(c.userData)
+		if op := getU32(t.entry(q, e)[4:]); mayBlock(op) {
+			busy++
+			go func() {
+				t.answer(q, e, make([]byte, t.payload+ringHdrBlock), make([]byte, 256))
+				done <- e
+				var one [8]byte
+				binary.NativeEndian.PutUint64(one[:], 1)
+				unix.Write(doneFD, one[:])
+			}()
+			return true
+		}
+		t.answer(q, e, scratch, pollOut)
+		t.queueCommit(ring, q, e)
 		return true
 	}
 	for _, c := range early {
@@ -362,24 +419,28 @@ func (t *ringTransport) serveQueue(q int, started chan<- error) {
 			}
 		})
 		if !going {
-			// Whatever was handled has its commit queued: hand it to the
-			// kernel before the ring closes.
+			// Requests still handled off the thread are committed, and
+			// every commit handed to the kernel, before the ring closes.
+			for busy > 0 {
+				e := <-done
+				busy--
+				t.queueCommit(ring, q, e)
+			}
 			ring.submitAndWait(0)
 			return
 		}
 	}
 }
 
-// serveEntry answers the request in entry e of queue q and queues its
-// COMMIT_AND_FETCH.
-func (t *ringTransport) serveEntry(ring *ioURing, q, e int, scratch, pollOut []byte) {
+// answer handles the request in entry e of queue q and writes the reply
+// there.
+func (t *ringTransport) answer(q, e int, scratch, pollOut []byte) {
 	b := t.entry(q, e)
 	hdr := b[ringHdrInOut:]
 	ent := b[ringHdrEntIO:]
 	payload := b[ringHdrBlock:]
 	length := int(getU32(hdr[0:]))
 	unique := getU64(hdr[8:])
-	commitID := getU64(ent[8:])
 	psz := int(getU32(ent[16:]))
 	opsz := length - inHeaderLen - psz
 	var w int
@@ -411,6 +472,13 @@ func (t *ringTransport) serveEntry(ring *ioURing, q, e int, scratch, pollOut []b
 		}
 	}
 	putU32(ent[16:], uint32(w-outHeaderLen))
+	t.served.Add(1)
+}
+
+// queueCommit queues the COMMIT_AND_FETCH of entry e of queue q, whose
+// reply is written.
+func (t *ringTransport) queueCommit(ring *ioURing, q, e int) {
+	commitID := getU64(t.entry(q, e)[ringHdrEntIO+8:])
 	sqe := ring.sqe()
 	if sqe == nil {
 		ring.submitAndWait(0)
@@ -419,7 +487,6 @@ func (t *ringTransport) serveEntry(ring *ioURing, q, e int, scratch, pollOut []b
 	prepURingCmd(sqe, t.fd, fuseURingCmdCommitAndFetch, nil, 0, uint64(e))
 	binary.NativeEndian.PutUint64(sqe[56:], commitID)  // fuse_uring_cmd_req.commit_id
 	binary.NativeEndian.PutUint16(sqe[64:], uint16(q)) // .qid
-	t.served.Add(1)
 }
 
 // errorReply writes a fuse_out_header with error err into hdr.
