@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/lxcfs-go/lxcfs-go/fs"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -34,6 +36,8 @@ func TestParseArgs(t *testing.T) {
 			options{fuseOpts: []string{"allow_other", "ro", "noexec"}, mountpoint: "/m", pidfile: "/run/lxcfs-go.pid"}},
 		{"compat no-ops", []string{"-s", "--enable-pidfd", "-d", "/m"},
 			options{debug: true, mountpoint: "/m", pidfile: "/run/lxcfs-go.pid"}},
+		{"fuse-uring", []string{"--fuse-uring=on", "/m"},
+			options{fuseURing: fs.URingOn, mountpoint: "/m", pidfile: "/run/lxcfs-go.pid"}},
 		{"help needs no mountpoint", []string{"-h"}, options{help: true}},
 		{"version", []string{"--version"}, options{version: true}},
 		{"hidden roots", []string{"--procfs", "/p", "--sysfs=/s", "--cgroup-prefix", "/c", "/m"},
@@ -70,6 +74,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{"-p"},
 		{"--enable-cfs=yes", "/m"},
 		{"/a", "/b"},
+		{"--fuse-uring=maybe", "/m"},
+		{"--fuse-uring"},
 	} {
 		if _, err := parseArgs(args); err == nil {
 			t.Errorf("parseArgs(%q) succeeded", args)
