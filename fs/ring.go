@@ -426,8 +426,25 @@ func (t *ringTransport) serveQueue(q int, started chan<- error) {
 				busy--
 				t.queueCommit(ring, q, e)
 			}
-			ring.submitAndWait(0)
-			return
+			// A commit fetches the next queued request at once, and
+			// a request may be on its way to an entry: serve what
+			// comes until a round brings nothing, then close. (The
+			// kernel cannot take an entry back with a request on
+			// it; see docs/fuse-uring.md.)
+			for {
+				ring.submitAndWait(0)
+				more := 0
+				ring.reap(func(c cqe) {
+					if c.userData < ringDoneTag && c.res == 0 {
+						t.answer(q, int(c.userData), scratch, pollOut)
+						t.queueCommit(ring, q, int(c.userData))
+						more++
+					}
+				})
+				if more == 0 {
+					return
+				}
+			}
 		}
 	}
 }
@@ -505,6 +522,8 @@ func (s *Server) chooseTransport(reply []byte) error {
 		mode = URingAuto
 	}
 	switch {
+	case mode == URingOff && s.why != "":
+		s.why = "classic: " + s.why
 	case mode == URingOff:
 		s.why = "classic: --fuse-uring=off"
 	case !initOffersURing(s.init):

@@ -75,8 +75,10 @@ type ServerOptions struct {
 	// URing chooses the transport: "" or URingAuto serves through
 	// io_uring when the kernel offers it, URingOn fails the mount when it
 	// does not, URingOff keeps the classic loop (docs/fuse-uring.md).
-	URing  URingMode
-	Logger *slog.Logger
+	URing URingMode
+	// URingOffWhy, with URing off, is the reason the log and check give.
+	URingOffWhy string
+	Logger      *slog.Logger
 }
 
 // protocolOptions are the settings negotiated at INIT. They must stay the
@@ -141,6 +143,7 @@ func newServer(dir string, conn *os.File, fs fuse.RawFileSystem, opts ServerOpti
 		log:   opts.Logger,
 		ended: make(chan struct{}),
 		uring: opts.URing,
+		why:   opts.URingOffWhy,
 
 		wakeClassic: -1,
 	}

@@ -95,6 +95,16 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 	sopts := fs.ServerOptions{MountOptions: fs.MountOptions{Extra: o.fuseOpts}, Debug: o.debug, Logger: log,
 		ServeOnClone: os.Getenv(cloneEnv) == "1", URing: o.fuseURing}
 	useHolder := os.Getenv(holderEnv) != "none"
+	if o.fuseURing == "" || o.fuseURing == fs.URingAuto {
+		if useHolder {
+			// Measured on 6.18: the kernel cannot take back a ring
+			// entry from a process that goes, nor resend a request a
+			// ring took; a crash or an upgrade can leave a read
+			// hanging for the connection's life (docs/fuse-uring.md).
+			sopts.URing = fs.URingOff
+			sopts.URingOffWhy = "rings cannot outlive the process that registered them, and crash survival is on (fd holder); --fuse-uring=on chooses rings anyway"
+		}
+	}
 	switch {
 	case tk != nil:
 		g.fs = newFS(fs.NextHandleEpoch(tk.HandleEpoch))
