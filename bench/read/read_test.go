@@ -590,16 +590,12 @@ func rssKiB(pid int) int64 {
 }
 
 // supportsLoadavg reports whether the daemon accepts -l: builds without
-// per-container load averages refuse it at start-up with "not implemented".
+// per-container load averages do not list it in their help. (Starting the
+// daemon on a missing mount point to see whether it refuses -l no longer
+// works: the daemon now creates the mount point and serves.)
 func supportsLoadavg(bin string) bool {
-	dir, err := os.MkdirTemp("", "lxcfs-go-bench-probe-")
-	if err != nil {
-		return false
-	}
-	defer os.RemoveAll(dir)
-	cmd := exec.Command(bin, "-f", "-l", "-p", filepath.Join(dir, "pid"), filepath.Join(dir, "missing"))
-	out, _ := cmd.CombinedOutput()
-	return !strings.Contains(string(out), "not implemented")
+	out, _ := exec.Command(bin, "--help").CombinedOutput()
+	return strings.Contains(string(out), "--enable-loadavg")
 }
 
 // startHelperMount runs this binary in role on a new temporary mount point
