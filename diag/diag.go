@@ -142,6 +142,7 @@ func Run(opts Options) *Report {
 	r.add(userNamespaces(opts))
 	r.add(initLookup(opts, atLeast(6, 11)))
 	r.add(fuseResend(atLeast(6, 9)))
+	r.add(fuseURing(opts, atLeast(6, 14)))
 	r.add(pidfd(opts, atLeast(5, 3)))
 	r.Instances = instances(opts)
 	r.add(instanceCheck(r.Instances))
@@ -358,6 +359,25 @@ func fuseResend(ok bool) Check {
 		c.Status, c.Detail = OK, "Linux 6.9+: requests pending at an upgrade or crash can be resent to the successor"
 	} else {
 		c.Status, c.Detail = Warn, "kernel before 6.9: requests in flight during an upgrade or crash may fail"
+	}
+	return c
+}
+
+// fuseURing says which FUSE transport a new mount gets with
+// --fuse-uring=auto, and why.
+func fuseURing(o Options, byRelease bool) Check {
+	c := Check{Name: "FUSE over io_uring", Status: Info}
+	b, err := os.ReadFile(filepath.Join(o.SysFS, "module/fuse/parameters/enable_uring"))
+	switch {
+	case err != nil && byRelease:
+		c.Detail = "classic: the fuse module has no enable_uring parameter (built without CONFIG_FUSE_IO_URING?)"
+	case err != nil:
+		c.Detail = "classic: kernel before 6.14 has no FUSE over io_uring"
+	case strings.TrimSpace(string(b)) != "Y":
+		c.Detail = "classic: enable_uring is " + strings.TrimSpace(string(b)) +
+			" (echo Y > /sys/module/fuse/parameters/enable_uring, or run with --fuse-uring=on as root)"
+	default:
+		c.Status, c.Detail = OK, "io_uring: enable_uring is Y; new mounts serve on per-CPU rings (--fuse-uring=auto)"
 	}
 	return c
 }

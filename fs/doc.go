@@ -11,6 +11,10 @@
 // with mount(2) on a /dev/fuse fd it owns and runs its own reader loop
 // around fuse.ProtocolServer, keeping the raw INIT request.
 //
+// With FUSE over io_uring (ring.go, docs/fuse-uring.md) requests come from
+// per-CPU rings served by pinned threads instead, through the same
+// ProtocolServer; one classic reader stays for FORGET and INTERRUPT.
+//
 // Static nodes live forever; dynamic ones (sys cpu mirror, cgroup/ tree)
 // count the kernel's lookups and leave the node table when FORGET (or
 // BATCH_FORGET) takes the count to 0, so that container churn does not grow

@@ -45,6 +45,18 @@ type Server struct {
 	// those that exist (see loop).
 	waiting, running atomic.Int32
 
+	// FUSE over io_uring (ring.go): uring is the --fuse-uring setting,
+	// ringMode whether the connection serves through rings, ring the
+	// transport, why what the log and check say about the choice.
+	uring     URingMode
+	ringMode  bool
+	ring      *ringTransport
+	why       string
+	initReply []byte
+	// wakeClassic wakes the classic reader of a ring-mode connection, which
+	// no statfs(2) reaches (those go to the rings).
+	wakeClassic int
+
 	endOnce sync.Once
 	ended   chan struct{}
 	errMu   sync.Mutex
@@ -60,7 +72,13 @@ type ServerOptions struct {
 	// where the kernel could resend a dead server's requests: the
 	// arrangement of kernels before 6.9, for comparison.
 	ServeOnClone bool
-	Logger       *slog.Logger
+	// URing chooses the transport: "" or URingAuto serves through
+	// io_uring when the kernel offers it, URingOn fails the mount when it
+	// does not, URingOff keeps the classic loop (docs/fuse-uring.md).
+	URing URingMode
+	// URingOffWhy, with URing off, is the reason the log and check give.
+	URingOffWhy string
+	Logger      *slog.Logger
 }
 
 // protocolOptions are the settings negotiated at INIT. They must stay the
@@ -124,6 +142,10 @@ func newServer(dir string, conn *os.File, fs fuse.RawFileSystem, opts ServerOpti
 		fs:    fs,
 		log:   opts.Logger,
 		ended: make(chan struct{}),
+		uring: opts.URing,
+		why:   opts.URingOffWhy,
+
+		wakeClassic: -1,
 	}
 }
 
@@ -151,12 +173,20 @@ func Attach(dir string, conn *os.File, init []byte, fs fuse.RawFileSystem, clone
 	if oh := (*fuse.OutHeader)(unsafe.Pointer(&out[0])); oh.Status != 0 {
 		return nil, fmt.Errorf("replay FUSE INIT: error %d", -oh.Status)
 	}
+	s.initReply = out[:(*fuse.OutHeader)(unsafe.Pointer(&out[0])).Length]
 	if clone {
 		dev, err := CloneDevice(conn)
 		if err != nil {
 			return nil, err
 		}
 		s.dev = dev
+	}
+	// Whether the connection serves through rings is the kernel's to say:
+	// once a ring is up, every request goes to it for the connection's
+	// life, whatever this process's --fuse-uring.
+	s.ringMode, s.why = probeRingMode(int(s.dev.Fd()))
+	if s.uring == URingOn && !s.ringMode {
+		return nil, fmt.Errorf("--fuse-uring=on: %s", s.why)
 	}
 	return s, nil
 }
@@ -194,6 +224,10 @@ func (s *Server) handshake() error {
 		if !st.Ok() {
 			return fmt.Errorf("handle FUSE INIT: %v", st)
 		}
+		if err := s.chooseTransport(out[:w]); err != nil {
+			return err
+		}
+		s.initReply = append([]byte(nil), out[:w]...)
 		if _, err := unix.Write(int(s.dev.Fd()), out[:w]); err != nil {
 			return fmt.Errorf("answer FUSE INIT: %w", err)
 		}
@@ -278,6 +312,18 @@ func putReaderBuf(b *[]byte) {
 // Start starts the readers.
 func (s *Server) Start() {
 	s.draining.Store(false)
+	if s.ringMode {
+		err := s.startRings()
+		if err == nil {
+			return
+		}
+		// A REGISTER that fails before every queue has an entry makes
+		// the kernel go back to read(2) for the connection; later, the
+		// requests wait for a ring that never comes.
+		s.log.Error("FUSE over io_uring failed; serving with the classic loop", "err", err)
+		s.ringMode = false
+		s.why = "classic: rings failed: " + err.Error()
+	}
 	for range idleReaders() {
 		s.spawn()
 	}
@@ -352,6 +398,9 @@ func (s *Server) end(err error) {
 		s.err = err
 		s.errMu.Unlock()
 		close(s.ended)
+		if s.ringMode {
+			go s.stopRings()
+		}
 	})
 }
 
@@ -371,6 +420,9 @@ func (s *Server) Err() error {
 func (s *Server) Wait() error {
 	<-s.ended
 	s.wg.Wait()
+	if s.ring != nil {
+		s.ring.wg.Wait()
+	}
 	return s.Err()
 }
 
@@ -383,30 +435,45 @@ func (s *Server) Drain(timeout time.Duration) error {
 	s.draining.Store(true)
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-s.ended:
-				return
-			default:
-			}
-			var st unix.Statfs_t
-			// Blocks until some reader answers; the last one may be
-			// answered by the successor.
-			if err := unix.Statfs(s.dir, &st); err != nil && !errors.Is(err, unix.EINTR) {
-				time.Sleep(time.Millisecond)
-			}
-		}
-	}()
+	if s.ringMode {
+		// Ring threads finish the request each holds, commit it and
+		// close their rings; the kernel takes back the entries that
+		// wait for a request, and new requests wait in their CPU's
+		// queue for the next entry registered there.
+		go s.stopRings()
+	} else {
+		go s.wakeReaders(done)
+	}
 	select {
 	case <-done:
+		if s.ring != nil {
+			s.ring.wg.Wait()
+		}
 		return nil
 	case <-s.ended:
 		return errors.New("the FUSE connection ended while draining")
 	case <-time.After(timeout):
 		return fmt.Errorf("readers still busy after %v", timeout)
+	}
+}
+
+// wakeReaders wakes classic readers blocked in read(2) with statfs(2) calls
+// on the mount point until done.
+func (s *Server) wakeReaders(done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-s.ended:
+			return
+		default:
+		}
+		var st unix.Statfs_t
+		// Blocks until some reader answers; the last one may be
+		// answered by the successor.
+		if err := unix.Statfs(s.dir, &st); err != nil && !errors.Is(err, unix.EINTR) {
+			time.Sleep(time.Millisecond)
+		}
 	}
 }
 
@@ -445,7 +512,13 @@ func (s *Server) Unmount(timeout time.Duration) error {
 	// Every reader, not only the first to see the end: a handler still
 	// running must not outlive what the caller frees next.
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() {
+		s.wg.Wait()
+		if s.ring != nil {
+			s.ring.wg.Wait()
+		}
+		close(done)
+	}()
 	deadline := time.After(timeout)
 	for {
 		select {
@@ -457,8 +530,9 @@ func (s *Server) Unmount(timeout time.Duration) error {
 		}
 		// Containers' bind mounts keep the connection alive after the
 		// mount point is gone, and the readers blocked in read(2) until
-		// the process exits: wait only for handlers that run.
-		if s.waiting.Load() == s.running.Load() {
+		// the process exits: wait only for handlers that run. (Ring
+		// threads are not counted so; with rings, the timeout bounds it.)
+		if s.ring == nil && s.waiting.Load() == s.running.Load() {
 			return err
 		}
 	}

@@ -46,11 +46,14 @@ func rawRead(path string) error {
 
 // TestSlowRequestsHoldUpNothing: requests whose handling blocks (more of
 // them than readers waiting at start) do not keep other requests waiting:
-// readers are added as the waiting ones are taken.
+// readers are added as the waiting ones are taken. This is the classic
+// loop's property: on rings a READ is served inline by its CPU's thread, and
+// only the operations that may block (mayBlock) leave it.
 func TestSlowRequestsHoldUpNothing(t *testing.T) {
+	requireFUSE(t)
 	stuck := int(maxReaders) - 1
 	c := &blockingContent{entered: make(chan struct{}, stuck), release: make(chan struct{})}
-	mnt, srv := mountFS(t, New(Options{Content: c, SysFS: fakeSys(t)}))
+	mnt, srv := mountWith(t, New(Options{Content: c, SysFS: fakeSys(t)}), ServerOptions{URing: URingOff})
 	// Cleanups run last first: the stuck reads end before the unmount.
 	var wg sync.WaitGroup
 	t.Cleanup(func() {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
 const floorTTL = 500 * time.Millisecond
@@ -173,6 +175,24 @@ func (f *floorFS) ReleaseDir(in *fuse.ReleaseIn) {}
 func (f *floorFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
 	out.Bsize, out.Frsize, out.NameLen = 4096, 4096, 255
 	return fuse.OK
+}
+
+// ServeOurLoop mounts the same floor with lxcfs-go's own FUSE loop
+// (fs.Mount: our /dev/fuse reader, or our io_uring transport) instead of
+// go-fuse's server, and serves until SIGTERM or SIGINT. uring is
+// --fuse-uring's value: on for the io_uring floor, off for the classic one.
+func ServeOurLoop(mnt string, files map[string][]byte, uring fs.URingMode) error {
+	srv, err := fs.Mount(mnt, newFloorFS(files), fs.ServerOptions{URing: uring})
+	if err != nil {
+		return fmt.Errorf("floor (our loop, --fuse-uring=%s): mount %s: %w", uring, mnt, err)
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	<-sigs
+	if err := srv.Unmount(5 * time.Second); err != nil {
+		fs.Unmount(mnt)
+	}
+	return nil
 }
 
 // Serve mounts the floor on mnt with files (path below the mount, such as

@@ -93,8 +93,18 @@ func openPidfile(path string, tk *fs.Takeover) (*pidfile, error) {
 func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.FS, tk *fs.Takeover) (*generation, error) {
 	g := &generation{o: o, log: log, stopKS: make(chan struct{}), keeper: keeperMode()}
 	sopts := fs.ServerOptions{MountOptions: fs.MountOptions{Extra: o.fuseOpts}, Debug: o.debug, Logger: log,
-		ServeOnClone: os.Getenv(cloneEnv) == "1"}
+		ServeOnClone: os.Getenv(cloneEnv) == "1", URing: o.fuseURing}
 	useHolder := os.Getenv(holderEnv) != "none"
+	if o.fuseURing == "" || o.fuseURing == fs.URingAuto {
+		if useHolder {
+			// Measured on 6.18: the kernel cannot take back a ring
+			// entry from a process that goes, nor resend a request a
+			// ring took; a crash or an upgrade can leave a read
+			// hanging for the connection's life (docs/fuse-uring.md).
+			sopts.URing = fs.URingOff
+			sopts.URingOffWhy = "rings cannot outlive the process that registered them, and crash survival is on (fd holder); --fuse-uring=on chooses rings anyway"
+		}
+	}
 	switch {
 	case tk != nil:
 		g.fs = newFS(fs.NextHandleEpoch(tk.HandleEpoch))
@@ -131,6 +141,7 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 		}
 		log.Info("took over", "from", tk.PID, "mountpoint", o.mountpoint, "mount", tk.Mount.Dev,
 			"nodes", nodes, "handles", handles, "shared_fd", srv.Shared())
+		logTransport(log, srv)
 	default:
 		// After a crash the connection may be kept by the fd holder or
 		// systemd's fd store; the holder is asked first.
@@ -184,7 +195,9 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 				return nil, err
 			}
 			g.fs = newFS(uint16(time.Now().UnixNano()) | 1)
+			restore := permitURing(o, log)
 			srv, err := fs.Mount(o.mountpoint, g.fs, sopts)
+			restore()
 			if err != nil {
 				return nil, err
 			}
@@ -195,6 +208,7 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 			}
 			log.Info("mounted", "mountpoint", o.mountpoint, "mount", mid.Dev,
 				"kernel_resends", fs.KernelResends(srv.Init()), "shared_fd", srv.Shared())
+			logTransport(log, srv)
 			if g.fdstore, err = fs.StoreInFDStore(srv, g.fs); err != nil {
 				log.Warn("systemd fd store", "err", err)
 			}
@@ -371,6 +385,7 @@ func (g *generation) resume(held *fs.Held, from string, sopts fs.ServerOptions, 
 	}
 	log.Info("resumed the connection kept by the "+from, "mountpoint", o.mountpoint,
 		"mount", mid.Dev, "nodes", nodes, "resent", resent, "shared_fd", srv.Shared())
+	logTransport(log, srv)
 	return nil
 }
 
@@ -430,4 +445,33 @@ func (g *generation) stop() error {
 	}
 	fs.RemoveFromFDStore()
 	return g.srv.Unmount(2 * time.Second)
+}
+
+// logTransport says which transport serves and why.
+func logTransport(log *slog.Logger, srv *fs.Server) {
+	tr, why := srv.Transport()
+	log.Info("FUSE transport: "+why, "transport", tr)
+}
+
+// permitURing: with --fuse-uring=on, as root, on a kernel whose
+// enable_uring is N, sets it to Y for the mount alone and returns what puts
+// the value found back (called once INIT is answered: a connection that
+// opted in keeps its rings, and its successors may register theirs,
+// whatever the parameter says later). auto never touches the parameter: it
+// is the host's (docs/fuse-uring.md).
+func permitURing(o *options, log *slog.Logger) func() {
+	if o.fuseURing != fs.URingOn || os.Geteuid() != 0 || fs.URingAvailability() != "enable_uring is N" {
+		return func() {}
+	}
+	old, err := fs.EnableURing()
+	if err != nil {
+		log.Warn("--fuse-uring=on: could not set enable_uring", "err", err)
+		return func() {}
+	}
+	log.Info("--fuse-uring=on: enable_uring set to Y for the mount", "was", old)
+	return func() {
+		if err := fs.SetURingParam(old); err != nil {
+			log.Warn("putting enable_uring back", "value", old, "err", err)
+		}
+	}
 }

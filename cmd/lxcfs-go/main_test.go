@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/lxcfs-go/lxcfs-go/fs"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -38,6 +40,8 @@ func TestParseArgs(t *testing.T) {
 			options{enableCgroup: true, mountpoint: "/m", pidfile: "/run/lxcfs-go.pid"}},
 		{"--disable-cgroup", []string{"--disable-cgroup", "/m"},
 			options{noCgroup: true, mountpoint: "/m", pidfile: "/run/lxcfs-go.pid"}},
+		{"fuse-uring", []string{"--fuse-uring=on", "/m"},
+			options{fuseURing: fs.URingOn, mountpoint: "/m", pidfile: "/run/lxcfs-go.pid"}},
 		{"help needs no mountpoint", []string{"-h"}, options{help: true}},
 		{"version", []string{"--version"}, options{version: true}},
 		{"hidden roots", []string{"--procfs", "/p", "--sysfs=/s", "--cgroup-prefix", "/c", "/m"},
@@ -76,6 +80,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{"/a", "/b"},
 		{"--enable-cgroup", "--disable-cgroup", "/m"},
 		{"--enable-cgroup=yes", "/m"},
+		{"--fuse-uring=maybe", "/m"},
+		{"--fuse-uring"},
 	} {
 		if _, err := parseArgs(args); err == nil {
 			t.Errorf("parseArgs(%q) succeeded", args)

@@ -32,6 +32,8 @@ type options struct {
 	sysFS        string
 	cgroupPrefix string
 	metricsAddr  string
+	// fuseURing is --fuse-uring: auto, on or off (docs/fuse-uring.md).
+	fuseURing fs.URingMode
 	// restart is given to the fd holder: how to start us after a crash
 	// (from the environment; see restartSpec).
 	restart *fs.Restart
@@ -72,6 +74,12 @@ var specs = []optSpec{
 		flag: func(o *options) { o.enableCgroup = true }},
 	{long: "metrics-addr", hasArg: true, help: "serve Prometheus metrics and /healthz on HOST:PORT (loopback) or unix:/path (default off)",
 		withArg: func(o *options, v string) error { o.metricsAddr = v; return nil }},
+	{long: "fuse-uring", hasArg: true, help: "FUSE over io_uring: auto (when the kernel offers it), on (fail if it cannot; as root, permits it for the mount), off (default auto)",
+		withArg: func(o *options, v string) error {
+			m, err := fs.ParseURingMode(v)
+			o.fuseURing = m
+			return err
+		}},
 	{short: 'p', long: "pidfile", hasArg: true, help: "pid file, locked while running (default /run/lxcfs-go.pid)",
 		withArg: func(o *options, v string) error { o.pidfile = v; return nil }},
 	{long: "runtime-dir", hasArg: true, help: "runtime directory; the default pid file goes there (default /run)",
