@@ -291,14 +291,36 @@ func healNS(live string, ds []*Dead) {
 			if trees[i] < 0 {
 				continue
 			}
-			if err := unix.Unmount(d.MountPoint, unix.MNT_DETACH); err != nil {
-				d.Err = fmt.Errorf("detach the dead mount: %w", err)
-				continue
-			}
-			if err := unix.MoveMount(trees[i], "", unix.AT_FDCWD, d.MountPoint, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-				d.Err = fmt.Errorf("move_mount: %w", err)
-			}
+			d.Err = replaceMount(trees[i], d.MountPoint)
 		}
 	}()
 	<-done
+}
+
+// moveMountBeneath is MOVE_MOUNT_BENEATH (Linux 6.5): attach a mount beneath
+// the one on top of the target path.
+const moveMountBeneath = 0x200
+
+// replaceMount puts the live mount tree in place of the dead mount at mp
+// with no moment in between where mp shows what lies beneath the dead
+// mount: for a file bound over /proc/meminfo that is the host's own file.
+// The live copy goes beneath the dead mount, which then comes off the top
+// (Linux 6.5+). Older kernels cannot attach beneath: the live copy goes on
+// top, and the dead mount stays under it, unreachable, until the namespace
+// ends (detaching it first, as before, showed the host's file meanwhile).
+func replaceMount(tree int, mp string) error {
+	err := unix.MoveMount(tree, "", unix.AT_FDCWD, mp, unix.MOVE_MOUNT_F_EMPTY_PATH|moveMountBeneath)
+	if err == nil {
+		if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach the dead mount above the live one: %w", err)
+		}
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("move_mount beneath: %w", err)
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, mp, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	return nil
 }

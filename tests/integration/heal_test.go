@@ -117,6 +117,23 @@ func heal(t *testing.T, atStart bool) {
 			t.Errorf("container %s after remount: %q", f, firstLine([]byte(got)))
 		}
 	}
+	// The live copy took the dead mount's place: one mount on each file,
+	// none left beneath (MOVE_MOUNT_BENEATH, then the dead one detached).
+	mi, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", ct.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"/proc/meminfo", "/proc/uptime"} {
+		n := 0
+		for _, line := range strings.Split(string(mi), "\n") {
+			if fields := strings.Fields(line); len(fields) > 4 && fields[4] == f {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d mounts on %s in the container after remount, want 1", n, f)
+		}
+	}
 	// Nothing is left to heal in the container. (Other tests running in
 	// parallel may have namespaces with copies of this test's dead mounts,
 	// which remount heals too.)
