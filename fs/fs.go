@@ -60,13 +60,14 @@ type Options struct {
 // FS is the raw FUSE filesystem: proc files, the sys cpu tree.
 type FS struct {
 	fuse.RawFileSystem
-	src     Content
-	sysCPU  string // host path of /sys/devices/system/cpu
-	sysNode string // host path of /sys/devices/system/node
-	log     *slog.Logger
-	tree    *tree
-	start   time.Time
-	cg      *cgroupfs.Tree // nil: no cgroup/ tree
+	src      Content
+	sysCPU   string // host path of /sys/devices/system/cpu
+	sysNode  string // host path of /sys/devices/system/node
+	sysBlock string // host path of /sys/block
+	log      *slog.Logger
+	tree     *tree
+	start    time.Time
+	cg       *cgroupfs.Tree // nil: no cgroup/ tree
 
 	nextFH  atomic.Uint64
 	fhEpoch uint64
@@ -102,6 +103,7 @@ func New(opts Options) *FS {
 		src:           opts.Content,
 		sysCPU:        filepath.Join(opts.SysFS, "devices/system/cpu"),
 		sysNode:       filepath.Join(opts.SysFS, "devices/system/node"),
+		sysBlock:      filepath.Join(opts.SysFS, "block"),
 		log:           opts.Logger,
 		tree:          newTree(),
 		start:         time.Now(),
@@ -138,7 +140,7 @@ func (fs *FS) attr(n *node, out *fuse.Attr) fuse.Status {
 		out.Mode = syscall.S_IFREG | 0o444
 		out.Nlink = 1
 		out.Size = fs.src.SizeHint(n.file)
-	case kindSysDir, kindSysFile, kindSysLink, kindNodeFile:
+	case kindSysDir, kindSysFile, kindSysLink, kindNodeFile, kindBlockStat:
 		return fs.sysAttr(n, out)
 	}
 	return fuse.OK
@@ -291,7 +293,7 @@ func (fs *FS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) f
 		return fs.cgroupOpen(n, in, out)
 	}
 	switch n.kind {
-	case kindFile, kindSysFile, kindNodeFile:
+	case kindFile, kindSysFile, kindNodeFile, kindBlockStat:
 	case kindDir, kindSysDir:
 		return fuse.EISDIR
 	default:
@@ -343,7 +345,7 @@ func (fs *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.Re
 		// A handle from a predecessor that did not hand it over: serve it
 		// as if freshly opened.
 		n := fs.tree.get(in.NodeId)
-		if n == nil || (n.kind != kindFile && n.kind != kindSysFile && n.kind != kindNodeFile) {
+		if n == nil || (n.kind != kindFile && n.kind != kindSysFile && n.kind != kindNodeFile && n.kind != kindBlockStat) {
 			return nil, fuse.EBADF
 		}
 		h, _ = fs.adoptHandle(in.Fh, &handle{node: n, openPID: int(in.Caller.Pid)})
@@ -376,6 +378,8 @@ func (fs *FS) render(dst []byte, n *node, pid int) ([]byte, error) {
 		return fs.sysRead(dst, n)
 	case kindNodeFile:
 		return fs.nodeRender(dst, n, pid)
+	case kindBlockStat:
+		return fs.blockRender(dst, n, pid)
 	}
 	return dst, syscall.EINVAL
 }

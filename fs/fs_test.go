@@ -307,7 +307,7 @@ func TestTreeListings(t *testing.T) {
 	cases := map[string][]string{
 		"":                            {"proc", "sys"},
 		"proc":                        {"cpuinfo", "diskstats", "loadavg", "meminfo", "pressure", "slabinfo", "stat", "swaps", "uptime"},
-		"sys":                         {"devices"},
+		"sys":                         {"block", "devices"},
 		"sys/devices/system/cpu":      {"cpu1", "cpu3", "kernel_max", "offline", "online", "possible", "present", "vulnerabilities"},
 		"sys/devices/system/cpu/cpu1": {"online", "subsystem", "topology"},
 	}

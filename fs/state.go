@@ -73,6 +73,8 @@ var kindNames = map[nodeKind]string{
 	kindSysLink: "syslink",
 	// The node tree's nodes say so in their key ("sysnode:...").
 	kindNodeFile: "nodefile",
+	// The block tree's stat files (key "sysblock:...").
+	kindBlockStat: "blockstat",
 	// The cgroup/ tree's nodes carry hierarchy and path in key and rel.
 	kindCgroupDir:  "cgdir",
 	kindCgroupFile: "cgfile",
@@ -106,7 +108,7 @@ func kindByName(s string) (nodeKind, bool) {
 // out; the successor serves them as it serves any handle it does not know.
 func handedOverKind(k nodeKind) bool {
 	switch k {
-	case kindDir, kindFile, kindSysDir, kindSysFile, kindNodeFile:
+	case kindDir, kindFile, kindSysDir, kindSysFile, kindNodeFile, kindBlockStat:
 		return true
 	}
 	return false

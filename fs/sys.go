@@ -74,6 +74,9 @@ func (fs *FS) sysLookup(parent *node, name string, pid int) (*node, time.Duratio
 	if isNodeTree(parent) {
 		return fs.nodeLookup(parent, name, pid)
 	}
+	if isBlockTree(parent) {
+		return fs.blockLookup(parent, name)
+	}
 	rel := path.Join(parent.rel, name)
 	ttl := staticTTL
 	if parent.rel == "" {
@@ -99,6 +102,9 @@ func (fs *FS) sysLookup(parent *node, name string, pid int) (*node, time.Duratio
 func (fs *FS) sysList(dir *node, pid int) ([]fuse.DirEntry, fuse.Status) {
 	if isNodeTree(dir) {
 		return fs.nodeList(dir, pid)
+	}
+	if isBlockTree(dir) {
+		return fs.blockList(dir)
 	}
 	entries := []fuse.DirEntry{
 		{Name: ".", Ino: dir.id, Mode: syscall.S_IFDIR},
@@ -165,7 +171,7 @@ func (fs *FS) sysList(dir *node, pid int) ([]fuse.DirEntry, fuse.Status) {
 func (fs *FS) sysAttr(n *node, out *fuse.Attr) fuse.Status {
 	var st unix.Stat_t
 	if err := unix.Lstat(filepath.Join(fs.sysRoot(n), n.rel), &st); err != nil {
-		if n.kind == kindFile || n.kind == kindNodeFile {
+		if n.kind == kindFile || n.kind == kindNodeFile || n.kind == kindBlockStat {
 			st = unix.Stat_t{}
 		} else {
 			return errnoOf(err)

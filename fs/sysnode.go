@@ -52,6 +52,9 @@ func (fs *FS) sysRoot(n *node) string {
 	if isNodeTree(n) {
 		return fs.sysNode
 	}
+	if isBlockTree(n) {
+		return fs.sysBlock
+	}
 	return fs.sysCPU
 }
 

@@ -36,6 +36,7 @@ const (
 	kindCgroupDir                  // a hierarchy or cgroup directory
 	kindCgroupFile                 // a cgroup control file
 	kindNodeFile                   // a virtual file of the sys node tree (sysnode.go)
+	kindBlockStat                  // a block device's stat file (sysblock.go)
 )
 
 // generation is the same for every node and every daemon generation.
@@ -53,7 +54,8 @@ type node struct {
 	key string
 	// rel is the path below /sys/devices/system/cpu for sys nodes ("" for
 	// the cpu directory itself), below /sys/devices/system/node for the
-	// node tree's (key "sysnode:...").
+	// node tree's (key "sysnode:..."), below /sys/block for the block
+	// tree's (key "sysblock:...").
 	rel      string
 	children []uint64 // kindDir
 
@@ -90,6 +92,7 @@ const (
 	idSysCPU
 	idCgroup // cgroup/, present unless --disable-cgroup (cgroup.go)
 	idSysNode
+	idSysBlock // sys/block, the block devices' stat files (sysblock.go)
 )
 
 // dynIDBase marks IDs derived from keys of dynamic nodes; static IDs stay
@@ -138,6 +141,8 @@ func newTree() *tree {
 	t.static[idSysSystem].children = append(t.static[idSysSystem].children, idSysCPU)
 	t.static[idSysNode] = &node{id: idSysNode, parent: idSysSystem, name: "node", kind: kindSysDir}
 	t.static[idSysSystem].children = append(t.static[idSysSystem].children, idSysNode)
+	t.static[idSysBlock] = &node{id: idSysBlock, parent: idSys, name: "block", kind: kindSysDir}
+	t.static[idSys].children = append(t.static[idSys].children, idSysBlock)
 	return t
 }
 

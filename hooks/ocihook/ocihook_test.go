@@ -45,6 +45,17 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{
+			name: "block device stat files after the sys directories",
+			daemon: Daemon{Dir: "/d", Proc: []string{"diskstats"}, Node: true,
+				Block: []Bind{ro("/d/sys/block/vda/stat", "sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda/stat")}},
+			want: []Bind{
+				ro("/d/proc/diskstats", "proc/diskstats"),
+				ro("/d/sys/devices/system/node", "sys/devices/system/node"),
+				ro("/d/sys/block/vda/stat", "sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda/stat"),
+				{Source: "/d", Target: "var/lib/lxcfs"},
+			},
+		},
+		{
 			name:   "no cpu directory",
 			daemon: Daemon{Dir: "/d", Proc: []string{"loadavg"}},
 			want: []Bind{
@@ -173,6 +184,45 @@ func TestReadDaemon(t *testing.T) {
 	}
 	if _, err := ReadDaemon(filepath.Join(dir, "missing"), strings.NewReader(mounted)); !errors.Is(err, ErrNotMounted) {
 		t.Errorf("ReadDaemon on a missing dir: err = %v, want ErrNotMounted", err)
+	}
+}
+
+// TestBlockBinds: each stat file of the daemon's sys/block goes over the
+// host device directory's real path; devices the host lacks are left out.
+func TestBlockBinds(t *testing.T) {
+	t.Parallel()
+	dir, sys := t.TempDir(), t.TempDir()
+	mk := func(root string, p ...string) {
+		for _, f := range p {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, f), nil, 0o444); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mk(dir, "sys/block/sda/stat", "sys/block/sda/sda1/stat", "sys/block/loop0/stat", "sys/block/gone/stat")
+	mk(sys, "devices/pci0000:00/block/sda/stat", "devices/pci0000:00/block/sda/sda1/stat", "devices/virtual/block/loop0/stat")
+	if err := os.MkdirAll(filepath.Join(sys, "block"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{"sda": "../devices/pci0000:00/block/sda", "loop0": "../devices/virtual/block/loop0"} {
+		if err := os.Symlink(target, filepath.Join(sys, "block", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ro := func(src, dst string) Bind { return Bind{Source: filepath.Join(dir, src), Target: dst, ReadOnly: true} }
+	want := []Bind{
+		ro("sys/block/loop0/stat", "sys/devices/virtual/block/loop0/stat"),
+		ro("sys/block/sda/stat", "sys/devices/pci0000:00/block/sda/stat"),
+		ro("sys/block/sda/sda1/stat", "sys/devices/pci0000:00/block/sda/sda1/stat"),
+	}
+	if diff := cmp.Diff(want, blockBinds(dir, sys)); diff != "" {
+		t.Errorf("blockBinds() mismatch (-want +got):\n%s", diff)
+	}
+	if got := blockBinds(t.TempDir(), sys); len(got) != 0 {
+		t.Errorf("a daemon without sys/block: %v", got)
 	}
 }
 

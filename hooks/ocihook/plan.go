@@ -93,6 +93,13 @@ type Daemon struct {
 	// Node says Dir/sys/devices/system/node answers (lxcfs has no such
 	// directory; a host kernel without NUMA support has none either).
 	Node bool
+	// Block binds each block device stat file the daemon serves
+	// (Dir/sys/block/<disk>/stat, Dir/sys/block/<disk>/<part>/stat) over
+	// the host sysfs file it stands for, at its real path (what
+	// /sys/block/<disk> links to): the container's sysfs has the same
+	// devices, and iostat reaches the file through /sys/block and
+	// /sys/dev/block alike.
+	Block []Bind
 }
 
 // Bind is one bind mount: Source on the host onto Target, a path relative to
@@ -134,6 +141,7 @@ func Plan(d Daemon) []Bind {
 		const node = "sys/devices/system/node"
 		binds = append(binds, Bind{Source: path.Join(d.Dir, node), Target: node, ReadOnly: true})
 	}
+	binds = append(binds, d.Block...)
 	// Nesting: writable, so that the cgroup tree below it stays usable.
 	return append(binds, Bind{Source: d.Dir, Target: "var/lib/lxcfs"})
 }
@@ -166,7 +174,39 @@ func ReadDaemon(dir string, mountinfo io.Reader) (Daemon, error) {
 	}
 	_, err = os.Stat(filepath.Join(real, "sys/devices/system/node/online"))
 	d.Node = err == nil
+	d.Block = blockBinds(real, hostSys)
 	return d, nil
+}
+
+// hostSys is the host's sysfs; tests point it elsewhere.
+var hostSys = "/sys"
+
+// blockBinds lists the daemon's block device stat files under dir, each
+// with its target: the real path of the host's device directory below sys,
+// relative to the container's rootfs. A file whose device the host lacks
+// (it went away since the listing) is left out; a daemon without the
+// files (lxcfs, older lxcfs-go) gives none.
+func blockBinds(dir, sys string) []Bind {
+	var binds []Bind
+	if r, err := filepath.EvalSymlinks(sys); err == nil {
+		sys = r
+	}
+	for _, pattern := range []string{"sys/block/*/stat", "sys/block/*/*/stat"} {
+		srcs, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, src := range srcs {
+			devDir := strings.TrimPrefix(filepath.Dir(src), filepath.Join(dir, "sys/block"))
+			real, err := filepath.EvalSymlinks(filepath.Join(sys, "block", devDir))
+			if err != nil {
+				continue
+			}
+			rel, err := filepath.Rel(sys, real)
+			if err != nil || strings.HasPrefix(rel, "..") {
+				continue
+			}
+			binds = append(binds, Bind{Source: src, Target: path.Join("sys", filepath.ToSlash(rel), "stat"), ReadOnly: true})
+		}
+	}
+	return binds
 }
 
 func names(dir string) ([]string, error) {

@@ -176,6 +176,33 @@ func TestLXCHook(t *testing.T) {
 		}
 	})
 
+	t.Run("block stat files", func(t *testing.T) {
+		// The rootfs's sysfs has the host's device directories; the hook
+		// binds each device's stat file at its real path.
+		prepare := `for b in /sys/block/*; do
+	d=$(readlink -f "$b"); mkdir -p "$R$d"; : > "$R$d/stat"
+	for p in "$d"/*/partition; do [ -e "$p" ] || continue; mkdir -p "$R${p%/partition}"; : > "$R${p%/partition}/stat"; done
+done
+`
+		r := runMountHook(t, daemon.Mnt, []string{"LXC_CGNS_AWARE=1"}, prepare, "--lxcfs-dir", daemon.Mnt)
+		if r.err != nil {
+			t.Fatalf("hook failed: %s", r.output)
+		}
+		disks, _ := filepath.Glob("/sys/block/*")
+		parts, _ := filepath.Glob("/sys/block/*/*/partition")
+		if len(disks) == 0 {
+			t.Skip("this host has no block devices")
+		}
+		for _, p := range append(disks, parts...) {
+			p = strings.TrimSuffix(p, "/partition")
+			real, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.wantBound(t, strings.TrimPrefix(real, "/")+"/stat", true)
+		}
+	})
+
 	t.Run("equals form", func(t *testing.T) {
 		r := runMountHook(t, daemon.Mnt, []string{"LXC_CGNS_AWARE=1"}, "", "--lxcfs-dir="+daemon.Mnt)
 		r.wantBound(t, "proc/meminfo", true)

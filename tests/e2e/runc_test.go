@@ -227,6 +227,22 @@ func TestRunc(t *testing.T) {
 		if !strings.Contains(string(logged), "bound "+daemon.Mnt+"/proc/meminfo over /proc/meminfo") {
 			t.Errorf("the hook log does not report the meminfo bind:\n%s", logged)
 		}
+		// Every host disk's stat file over the real path /sys/block/<disk>
+		// links to, where the container sees it too.
+		disks, _ := filepath.Glob("/sys/block/*")
+		for _, disk := range disks {
+			real, err := filepath.EvalSymlinks(disk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bound := "bound " + daemon.Mnt + "/sys/block/" + filepath.Base(disk) + "/stat over " + real + "/stat"
+			if !strings.Contains(string(logged), bound) {
+				t.Errorf("the hook log does not say %q:\n%s", bound, logged)
+			}
+			if out, err := c.sh("grep -c ' " + real + "/stat ' /proc/self/mountinfo"); err != nil || strings.TrimSpace(out) != "1" {
+				t.Errorf("%s/stat is mounted %q times in the container, want 1 (%v)", real, strings.TrimSpace(out), err)
+			}
+		}
 		// runc's rule: nothing under /proc/pressure.
 		if out, err := c.sh("grep -c ' /proc/pressure' /proc/self/mountinfo"); err == nil {
 			t.Errorf("the hook bound something under /proc/pressure: %s", out)

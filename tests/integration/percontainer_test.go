@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -295,6 +296,28 @@ func TestDiskstatsIO(t *testing.T) {
 	other := readAs(t, idle, d, diskstats)[diskstats]
 	if l := find(other); l == nil || strings.Join(l[3:], " ") != strings.TrimSpace(strings.Repeat("0 ", len(l)-3)) {
 		t.Errorf("the idle cgroup's line for %s is %q, want all zeros:\n%s", dev, l, other)
+	}
+
+	// sys/block/<dev>/stat, which iostat reads, is the same line in the
+	// kernel's sysfs format, with as many fields as the host's file.
+	blockStat := "sys/block/" + filepath.Base(dev) + "/stat"
+	hostStat := strings.Fields(hostFile(t, "/sys/block/"+filepath.Base(dev)+"/stat"))
+	for _, r := range []struct {
+		who  string
+		cg   *testenv.Cgroup
+		want []string
+	}{{"busy", busy, line}, {"idle", idle, find(other)}} {
+		v := readAs(t, r.cg, d, blockStat)[blockStat]
+		if got := strings.Fields(v); !slices.Equal(got, r.want[3:]) || len(got) != len(hostStat) {
+			t.Errorf("the %s cgroup's %s = %q, want its diskstats fields %q (%d of them, as the host's)", r.who, blockStat, v, r.want[3:], len(hostStat))
+		}
+		var kernel []string
+		for _, f := range strings.Fields(v) {
+			kernel = append(kernel, fmt.Sprintf("%8s", f))
+		}
+		if want := strings.Join(kernel, " ") + "\n"; v != want {
+			t.Errorf("%s = %q, not in the kernel's 8-column fields %q", blockStat, v, want)
+		}
 	}
 }
 

@@ -492,6 +492,31 @@ var differences = []difference{
 		},
 	},
 	{
+		what:   "sys/block/<dev>/stat",
+		ours:   "the device's line of the container's diskstats, in sysfs's format",
+		lxcfs:  "absent",
+		reason: "iostat reads these files, not /proc/diskstats (docs/differences.md)",
+		check: func(t *testing.T, c *comparison) {
+			rel := firstBlockStat()
+			if rel == "" {
+				t.Skip("this host has no block devices")
+			}
+			dev := filepath.Base(filepath.Dir(rel))
+			var line []string
+			for _, l := range strings.Split(c.ours.file(t, diskstats), "\n") {
+				if f := strings.Fields(l); len(f) > 3 && f[2] == dev {
+					line = f[3:]
+				}
+			}
+			if o := strings.Fields(c.ours.file(t, rel)); !slices.Equal(o, line) {
+				t.Errorf("%s = %q, want diskstats's %q", rel, o, line)
+			}
+			if _, err := c.ref.result(rel); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("lxcfs %s: %v, want ENOENT", rel, err)
+			}
+		},
+	},
+	{
 		what:   "stat procs_running",
 		ours:   "the container's runnable tasks",
 		lxcfs:  "the host's",
@@ -581,6 +606,9 @@ func (c *comparison) observe(t *testing.T) {
 	reads := []string{meminfo, cpuinfo, stat, uptime, swaps, loadavg, slabinfo, diskstats,
 		online, present, possible, offline, cpuDir + "/cpu0/online", cpuDir + "/cpu1/online",
 		"proc/pressure/cpu", "proc/pressure/io", "proc/pressure/memory"}
+	if rel := firstBlockStat(); rel != "" {
+		reads = append(reads, rel)
+	}
 	dirs := []string{cpuDir, "proc", "cgroup"}
 	var ops []testenv.Op
 	for _, rel := range reads {
@@ -732,4 +760,16 @@ func setDiff(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// firstBlockStat is sys/block/<disk>/stat of the host's first disk, "" if
+// it has none.
+func firstBlockStat() string {
+	des, _ := os.ReadDir("/sys/block")
+	for _, de := range des {
+		if _, err := os.Stat("/sys/block/" + de.Name() + "/stat"); err == nil {
+			return "sys/block/" + de.Name() + "/stat"
+		}
+	}
+	return ""
 }
