@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lxcfs-go/lxcfs-go/tests/debroot"
 )
 
 // Bounds of the machine's life cycle.
@@ -475,7 +477,7 @@ func (m *machine) shutdown() {
 // consoleTail is the last n lines of the console.
 func (m *machine) consoleTail(n int) string {
 	b, _ := os.ReadFile(m.console)
-	return tail(string(b), n)
+	return debroot.Tail(string(b), n)
 }
 
 // lastLine is the last non-empty line of s, trimmed.

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/tests/debroot"
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
 
@@ -27,10 +28,10 @@ var runLock *os.File
 // and nspawn's propagate directories of those machines. It reports what it
 // removed on stderr and does nothing while another run holds the lock.
 func cleanupStaleRuns() {
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(debroot.CacheDir, 0o755); err != nil {
 		return
 	}
-	f, err := os.OpenFile(filepath.Join(cacheDir, ".run.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(debroot.CacheDir, ".run.lock"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return
 	}
@@ -55,7 +56,7 @@ func cleanupStaleRuns() {
 		mf.Close()
 		for i := len(mounts) - 1; i >= 0; i-- {
 			mnt := mounts[i]
-			if mnt.FSType == "overlay" && strings.Contains(strings.Join(mnt.SuperOptions, ","), "lowerdir="+cacheDir+"/") {
+			if mnt.FSType == "overlay" && strings.Contains(strings.Join(mnt.SuperOptions, ","), "lowerdir="+debroot.CacheDir+"/") {
 				if err := unix.Unmount(mnt.MountPoint, unix.MNT_DETACH); err != nil {
 					continue
 				}
@@ -63,7 +64,7 @@ func cleanupStaleRuns() {
 				// The overlay is <TempDir>/<Test...>/001/root (overlayRoot in
 				// a t.TempDir): remove that test's temporary directory too.
 				top := filepath.Dir(filepath.Dir(mnt.MountPoint))
-				if filepath.Dir(top) == filepath.Clean(os.TempDir()) && strings.HasPrefix(filepath.Base(top), "Test") && len(mountsBelow(top)) == 0 {
+				if filepath.Dir(top) == filepath.Clean(os.TempDir()) && strings.HasPrefix(filepath.Base(top), "Test") && len(debroot.MountsBelow(top)) == 0 {
 					_ = os.RemoveAll(top)
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lxcfs-go/lxcfs-go/tests/debroot"
 )
 
 const (
@@ -34,7 +36,7 @@ const (
 func unitMachine(t *testing.T, opts installOptions) *machine {
 	t.Helper()
 	requireRealSystemd(t)
-	root := overlayRoot(t, cachedRootfs(t, systemdRootfs))
+	root := debroot.Overlay(t, debroot.Cached(t, systemdRootfs))
 	installLxcfsGo(t, root, opts)
 	m := bootMachine(t, root, machineOptions{MemoryLimit: containerMemory})
 	t.Cleanup(func() {

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lxcfs-go/lxcfs-go/tests/debroot"
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
 
@@ -80,7 +81,7 @@ func blockStatBinds(t *testing.T, d *testenv.Daemon) [][2]string {
 
 func startContainer(t *testing.T, d *testenv.Daemon, cpu string) *container {
 	t.Helper()
-	rootfs := overlayRoot(t, cachedRootfs(t, toolsRootfs))
+	rootfs := debroot.Overlay(t, debroot.Cached(t, toolsRootfs))
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	c := &container{id: "lxcfs-go-test-realtools-" + hex.EncodeToString(rnd[:]), rootfs: rootfs}
