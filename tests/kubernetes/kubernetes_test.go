@@ -513,13 +513,14 @@ func TestKubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.apply(c.hostPaths(string(ds)))
+	webhookApplied := c.applyWebhook(repo)
 	// OnDelete: no rollout status for the keeper.
 	c.until(2*time.Minute, "the keeper Ready", func() bool {
 		return jsonpath(c, "-n", c.ns, "get", "daemonset", keeperSet, "-o", "jsonpath={.status.numberReady}") == "1"
 	})
 	c.kubectl("-n", c.ns, "rollout", "status", "daemonset/"+daemonSet, "--timeout=120s")
 	first := c.waitDaemonReplaced("")
-	c.time("daemonset.yaml applied, keeper and daemon Ready", start)
+	c.time("daemonset.yaml and webhook.yaml applied, keeper and daemon Ready", start)
 	// Both DaemonSets start at once: a daemon that finds no keeper yet
 	// exits, and the kubelet starts it again.
 	if n := jsonpath(c, "-n", c.ns, "get", "pod", first, "-o", "jsonpath={.status.containerStatuses[0].restartCount}"); n != "0" {
@@ -627,7 +628,7 @@ func TestKubernetes(t *testing.T) {
 
 	// The webhook, next to the manifests' daemon.
 	var checks []check
-	c.webhookChecks(repo, &checks)
+	c.webhookChecks(webhookApplied, &checks)
 
 	// The chart, in a namespace of its own, once the manifests' objects
 	// are gone.
