@@ -513,7 +513,7 @@ func TestKubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.apply(c.hostPaths(string(ds)))
-	webhookApplied := c.applyWebhook(repo)
+	webhookReady := c.applyWebhook(repo)
 	// OnDelete: no rollout status for the keeper.
 	c.until(2*time.Minute, "the keeper Ready", func() bool {
 		return jsonpath(c, "-n", c.ns, "get", "daemonset", keeperSet, "-o", "jsonpath={.status.numberReady}") == "1"
@@ -628,7 +628,7 @@ func TestKubernetes(t *testing.T) {
 
 	// The webhook, next to the manifests' daemon.
 	var checks []check
-	c.webhookChecks(webhookApplied, &checks)
+	c.webhookChecks(webhookReady, &checks)
 
 	// The chart, in a namespace of its own, once the manifests' objects
 	// are gone.
