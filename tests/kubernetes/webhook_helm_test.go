@@ -410,3 +410,49 @@ func (c *cluster) mountLeft() string {
 		return fstype + ", not answering within 2s"
 	}
 }
+
+// TestRewriteHost checks, without a cluster, the rewrite the manifests and
+// the chart get: every host path under the shared directory, and the
+// webhook's --kube-api right after --self-managed.
+func TestRewriteHost(t *testing.T) {
+	const shared, api = "/state/shared", "https://10.217.0.1:16443"
+	for _, f := range []string{"daemonset.yaml", "webhook.yaml", "example-pod.yaml"} {
+		b, err := os.ReadFile(filepath.Join("../../deploy/kubernetes", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := rewriteHost(string(b), shared, api)
+		inHostPath := false
+		for _, line := range strings.Split(out, "\n") {
+			l := strings.TrimSpace(l(line))
+			if l == "" {
+				continue
+			}
+			if inHostPath && strings.HasPrefix(l, "path: ") && !strings.HasPrefix(l, "path: "+shared+"/") {
+				t.Errorf("%s: a host path left: %q", f, l)
+			}
+			inHostPath = l == "hostPath:" || (inHostPath && !strings.HasPrefix(l, "path:"))
+			if strings.HasPrefix(l, "- --lxcfs-dir=") && l != "- --lxcfs-dir="+shared+"/var-lib/lxcfs" {
+				t.Errorf("%s: %q", f, l)
+			}
+		}
+		want := 0
+		if f == "webhook.yaml" {
+			want = 1
+			if !strings.Contains(out, "            - --self-managed\n            - --kube-api="+api+"\n") {
+				t.Errorf("%s: no --kube-api after --self-managed:\n%s", f, out)
+			}
+		}
+		if n := strings.Count(out, "--kube-api="); n != want {
+			t.Errorf("%s: %d --kube-api, want %d", f, n, want)
+		}
+	}
+}
+
+// l drops a YAML line's comment.
+func l(line string) string {
+	if i := strings.Index(line, "#"); i >= 0 {
+		return line[:i]
+	}
+	return line
+}
