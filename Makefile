@@ -160,10 +160,12 @@ e2e-tools: build
 # plugins, everything else under one state directory; deploy/kubernetes with
 # `make image`'s image, then rollouts, a pod deletion, a kill -9 and a kubelet
 # restart under a pod reading /proc/meminfo every 20 ms (no read may fail),
-# and a limits.cpu: 1 pod's CPU views. Torn down even when the test fails
+# and a limits.cpu: 1 pod's CPU views; webhook.yaml's injection, and the Helm
+# chart (`make helm`'s helm) installed, upgraded under a reader and
+# uninstalled. Torn down even when the test fails
 # (LXCFS_GO_E2E_KEEP=1 leaves it up). See docs/kubernetes.md.
 .PHONY: e2e-kubernetes
-e2e-kubernetes: image
-	LXCFS_GO_E2E_KUBERNETES=1 LXCFS_GO_IMAGE=$(abspath $(IMAGE)) \
+e2e-kubernetes: image helm
+	LXCFS_GO_E2E_KUBERNETES=1 LXCFS_GO_IMAGE=$(abspath $(IMAGE)) LXCFS_GO_HELM=$(abspath $(HELM)) \
 		$(GO) test -count=1 -timeout 45m -v -run '^TestKubernetes$$' ./tests/kubernetes/; \
 	rc=$$?; [ "$$LXCFS_GO_E2E_KEEP" = 1 ] || tests/kubernetes/cluster.sh down; exit $$rc

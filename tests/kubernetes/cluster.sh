@@ -25,6 +25,10 @@
 #   - Only /var/log/containers, /var/lib/cni/results, /run/netns and
 #     /run/containerd/s are fixed paths of the kubelet, libcni and
 #     containerd 1.6: what is made there is removed at tear-down.
+#   - The apiserver listens on the CNI bridge's address ($API_IP), made
+#     with the bridge before the apiserver starts (the bridge plugin takes
+#     the bridge as it finds it): pods reach the API there (no kube-proxy);
+#     its certificate names that address.
 #   - The kubelet is told not to touch iptables (makeIPTablesUtilChains:
 #     false) and the bridge plugin not to masquerade: no rules are made.
 set -euo pipefail
@@ -36,6 +40,10 @@ NODE=lxcfs-go-e2e
 CGROUP_ROOT=/lxcfs-go-e2e-k8s
 BRIDGE=lxcfsgoe2e0
 POD_SUBNET=10.217.0.0/24
+# The bridge's (the pods' gateway's) address on the host. The apiserver
+# listens there, not on 127.0.0.1: pods reach it at this address (there is
+# no kube-proxy to make the kubernetes Service work), and so does the host.
+API_IP=10.217.0.1
 SERVICE_RANGE=10.217.128.0/24
 ETCD_PORT=23790
 ETCD_PEER_PORT=23800
@@ -185,8 +193,8 @@ certs() {
 		# The apiserver's serving certificate.
 		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 			-subj "/CN=kube-apiserver" -keyout apiserver.key -out apiserver.csr 2>/dev/null
-		printf 'subjectAltName=IP:127.0.0.1,IP:%s,IP:%s,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost\nextendedKeyUsage=serverAuth\n' \
-			"$ip" "${SERVICE_RANGE%.0/24}.1" >apiserver.ext
+		printf 'subjectAltName=IP:127.0.0.1,IP:%s,IP:%s,IP:%s,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost\nextendedKeyUsage=serverAuth\n' \
+			"$ip" "$API_IP" "${SERVICE_RANGE%.0/24}.1" >apiserver.ext
 		openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
 			-extfile apiserver.ext -out apiserver.crt 2>/dev/null
 		# One client certificate in system:masters for every component: a
@@ -206,7 +214,7 @@ kind: Config
 clusters:
 - name: e2e
   cluster:
-    server: https://127.0.0.1:$API_PORT
+    server: https://$API_IP:$API_PORT
     certificate-authority: $PKI/ca.crt
 users:
 - name: admin
@@ -339,6 +347,7 @@ up() {
 		mount --make-rshared "$SHARED/sys-fs-cgroup"
 	fi
 
+	make_bridge
 	certs "$ip"
 	write_configs "$ip"
 	make_cgroup_root
@@ -350,7 +359,7 @@ up() {
 	alive containerd || start containerd containerd --log-level warn --config "$STATE/containerd/config.toml"
 	alive kube-apiserver || start kube-apiserver "$K8S_BINDIR/kube-apiserver" \
 		--etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-		--bind-address 127.0.0.1 --secure-port "$API_PORT" --advertise-address "$ip" \
+		--bind-address "$API_IP" --secure-port "$API_PORT" --advertise-address "$API_IP" \
 		--cert-dir "$PKI" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
 		--client-ca-file "$PKI/ca.crt" \
 		--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
@@ -378,6 +387,17 @@ up() {
 	wait_for 30 "the default service account" kubectl -n default get serviceaccount default
 	restore_sysctls
 	log "node $NODE Ready"
+}
+
+# make_bridge makes the CNI bridge with the pods' gateway address, which the
+# bridge plugin would make at the first pod: the apiserver listens there.
+make_bridge() {
+	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+		ip link add "$BRIDGE" type bridge
+	fi
+	ip -4 -o addr show dev "$BRIDGE" | grep -q " $API_IP/" ||
+		ip addr add "$API_IP/${POD_SUBNET#*/}" dev "$BRIDGE"
+	ip link set "$BRIDGE" up
 }
 
 # The kubelet wants its cgroup root to exist in every hierarchy (it makes
@@ -566,6 +586,7 @@ env)
 	echo "SOCK=$SOCK"
 	echo "K8S_BINDIR=$K8S_BINDIR"
 	echo "NODE=$NODE"
+	echo "API_URL=https://$API_IP:$API_PORT"
 	;;
 *)
 	echo "usage: $0 up|down|kubelet-restart|env" >&2

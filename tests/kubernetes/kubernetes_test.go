@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,10 +17,12 @@ import (
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/internal/ociimage"
+	"github.com/lxcfs-go/lxcfs-go/webhook"
 )
 
 const (
-	ns          = "lxcfs-go"
+	// The namespace of deploy/kubernetes; the chart goes into helmNS.
+	manifestNS  = "lxcfs-go"
 	daemonSet   = "lxcfs-go"
 	keeperSet   = "lxcfs-go-keeper"
 	readerImage = "lxcfs-go-e2e/reader:1"
@@ -38,6 +41,7 @@ type cluster struct {
 	t      *testing.T
 	dir    string // tests/kubernetes
 	env    map[string]string
+	ns     string // the daemon's namespace: manifestNS, then helmNS
 	timing []timing
 }
 
@@ -66,6 +70,11 @@ func (c *cluster) try(timeout time.Duration, name string, args ...string) (strin
 }
 
 func (c *cluster) tryIn(timeout time.Duration, stdin []byte, name string, args ...string) (string, error) {
+	return c.tryEnv(timeout, stdin, nil, name, args...)
+}
+
+// tryEnv runs a command with c.env and extra in its environment.
+func (c *cluster) tryEnv(timeout time.Duration, stdin []byte, extra []string, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -73,6 +82,7 @@ func (c *cluster) tryIn(timeout time.Duration, stdin []byte, name string, args .
 	for k, v := range c.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.Env = append(cmd.Env, extra...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -110,19 +120,37 @@ func (c *cluster) ctr(args ...string) string {
 	return c.run(2*time.Minute, "ctr", append([]string{"-a", c.env["SOCK"], "-n", "k8s.io"}, args...)...)
 }
 
-// hostPaths rewrites a manifest's hostPath paths to live under the
-// cluster's shared directory (cluster.sh): Bidirectional and
-// HostToContainer volumes need a shared mount, and / is private here. The
-// mountPaths inside the pods stay.
+// hostPaths rewrites what a manifest (or the chart's rendering) says of the
+// host for this cluster: see rewriteHost.
 func (c *cluster) hostPaths(manifest string) string {
-	shared := c.env["SHARED"]
+	return rewriteHost(manifest, c.env["SHARED"], c.env["API_URL"])
+}
+
+// selfManagedArg is the webhook's --self-managed argument, which
+// rewriteHost follows with --kube-api.
+var selfManagedArg = regexp.MustCompile(`(?m)^(\s*)- --self-managed$`)
+
+// rewriteHost rewrites a manifest's host-specific settings for the
+// cluster of cluster.sh, and nothing else:
+//   - hostPath paths live under its shared directory: Bidirectional and
+//     HostToContainer volumes need a shared mount, and / is private here
+//     (the mountPaths inside the pods stay), and so does the webhook's
+//     --lxcfs-dir, the hostPath of the volumes it adds;
+//   - the webhook reaches the API server at apiURL (--kube-api): pods cannot
+//     reach the kubernetes Service without kube-proxy.
+func rewriteHost(manifest, shared, apiURL string) string {
 	r := strings.NewReplacer(
 		// The daemon's volume is /var/lib, the pods' /var/lib/lxcfs/...
 		"path: /var/lib", "path: "+shared+"/var-lib",
 		"path: /run/lxcfs-go", "path: "+shared+"/run-lxcfs-go",
 		"path: /sys/fs/cgroup", "path: "+shared+"/sys-fs-cgroup",
+		"--lxcfs-dir=/var/lib/", "--lxcfs-dir="+shared+"/var-lib/",
 	)
-	return r.Replace(manifest)
+	m := r.Replace(manifest)
+	if apiURL != "" {
+		m = selfManagedArg.ReplaceAllString(m, "${1}- --self-managed\n${1}- --kube-api="+apiURL)
+	}
+	return m
 }
 
 // until polls cond every 200 ms for at most d.
@@ -144,8 +172,9 @@ func (c *cluster) diagnose() {
 	for _, args := range [][]string{
 		{"get", "pods", "-A", "-o", "wide"},
 		{"get", "events", "-A", "--sort-by=.lastTimestamp"},
-		{"-n", ns, "logs", "--tail=40", "--prefix", "--all-containers", "-l", "app.kubernetes.io/name=" + daemonSet},
-		{"-n", ns, "logs", "--tail=40", "--prefix", "-l", "app.kubernetes.io/name=" + keeperSet},
+		{"-n", c.ns, "logs", "--tail=40", "--prefix", "--all-containers", "-l", "app.kubernetes.io/name=" + daemonSet},
+		{"-n", c.ns, "logs", "--tail=40", "--prefix", "-l", "app.kubernetes.io/name=" + keeperSet},
+		{"-n", c.ns, "logs", "--tail=20", "--prefix", "-l", "app.kubernetes.io/name=lxcfs-go-webhook"},
 	} {
 		out, err := c.tryKubectl(args...)
 		c.t.Logf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -164,7 +193,7 @@ func jsonpath(c *cluster, args ...string) string {
 // daemonPod is the name of the daemon's pod that is Ready and not being
 // deleted, or "".
 func (c *cluster) daemonPod() string {
-	out := jsonpath(c, "-n", ns, "get", "pods", "-l", "app.kubernetes.io/name="+daemonSet, "-o",
+	out := jsonpath(c, "-n", c.ns, "get", "pods", "-l", "app.kubernetes.io/name="+daemonSet, "-o",
 		`jsonpath={range .items[*]}{.metadata.name} {.metadata.deletionTimestamp} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
@@ -177,7 +206,7 @@ func (c *cluster) daemonPod() string {
 
 // podsOf counts the pods of a DaemonSet, deleted ones included.
 func (c *cluster) podsOf(set string) int {
-	return len(strings.Fields(jsonpath(c, "-n", ns, "get", "pods", "-l", "app.kubernetes.io/name="+set, "-o", "jsonpath={.items[*].metadata.name}")))
+	return len(strings.Fields(jsonpath(c, "-n", c.ns, "get", "pods", "-l", "app.kubernetes.io/name="+set, "-o", "jsonpath={.items[*].metadata.name}")))
 }
 
 // waitDaemonReplaced waits until the only daemon pod is Ready and is not
@@ -200,9 +229,15 @@ type read struct {
 	text string
 }
 
+// reads reads the log of the reader pod (in namespace default, or
+// "namespace/name").
 func (c *cluster) reads(pod string) []read {
 	c.t.Helper()
-	out := c.kubectl("logs", pod)
+	namespace, name, ok := strings.Cut(pod, "/")
+	if !ok {
+		namespace, name = "default", pod
+	}
+	out := c.kubectl("-n", namespace, "logs", name)
 	var rs []read
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -418,7 +453,7 @@ func TestKubernetes(t *testing.T) {
 	if _, err := os.Stat(image); err != nil {
 		t.Fatalf("%v: run `make image` first", err)
 	}
-	c := &cluster{t: t, dir: here}
+	c := &cluster{t: t, dir: here, ns: manifestNS}
 	total := time.Now()
 
 	// Kubernetes from the module proxy, once per version and machine.
@@ -478,16 +513,17 @@ func TestKubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.apply(c.hostPaths(string(ds)))
+	webhookReady := c.applyWebhook(repo)
 	// OnDelete: no rollout status for the keeper.
 	c.until(2*time.Minute, "the keeper Ready", func() bool {
-		return jsonpath(c, "-n", ns, "get", "daemonset", keeperSet, "-o", "jsonpath={.status.numberReady}") == "1"
+		return jsonpath(c, "-n", c.ns, "get", "daemonset", keeperSet, "-o", "jsonpath={.status.numberReady}") == "1"
 	})
-	c.kubectl("-n", ns, "rollout", "status", "daemonset/"+daemonSet, "--timeout=120s")
+	c.kubectl("-n", c.ns, "rollout", "status", "daemonset/"+daemonSet, "--timeout=120s")
 	first := c.waitDaemonReplaced("")
-	c.time("daemonset.yaml applied, keeper and daemon Ready", start)
+	c.time("daemonset.yaml and webhook.yaml applied, keeper and daemon Ready", start)
 	// Both DaemonSets start at once: a daemon that finds no keeper yet
 	// exits, and the kubelet starts it again.
-	if n := jsonpath(c, "-n", ns, "get", "pod", first, "-o", "jsonpath={.status.containerStatuses[0].restartCount}"); n != "0" {
+	if n := jsonpath(c, "-n", c.ns, "get", "pod", first, "-o", "jsonpath={.status.containerStatuses[0].restartCount}"); n != "0" {
 		t.Logf("the first daemon pod restarted %s time(s) before it was Ready (started before the keeper answered?)", n)
 	}
 
@@ -502,8 +538,15 @@ func TestKubernetes(t *testing.T) {
 	})
 	time.Sleep(time.Second)
 
+	// reader is the pod the operations are counted in: "reader" in
+	// default, then the chart's reader.
+	reader := "reader"
 	restartsOf := func(pod string) string {
-		return jsonpath(c, "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
+		namespace, name, ok := strings.Cut(pod, "/")
+		if !ok {
+			namespace, name = "default", pod
+		}
+		return jsonpath(c, "-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
 	}
 	op := func(name string, do func()) {
 		t.Helper()
@@ -511,8 +554,8 @@ func TestKubernetes(t *testing.T) {
 		do()
 		took := time.Since(start)
 		time.Sleep(settle)
-		r := window(c.reads("reader"), start, time.Now())
-		r.op, r.took, r.restarts = name, took, restartsOf("reader")
+		r := window(c.reads(reader), start, time.Now())
+		r.op, r.took, r.restarts = name, took, restartsOf(reader)
 		results = append(results, r)
 		t.Logf("%s: %d reads, %d failures, max gap %v, reader restarts %s", name, r.reads, r.failures, r.maxGap, r.restarts)
 	}
@@ -520,25 +563,25 @@ func TestKubernetes(t *testing.T) {
 	op("steady (no operation)", func() { time.Sleep(2 * time.Second) })
 	op("kubectl rollout restart", func() {
 		old := c.daemonPod()
-		c.kubectl("-n", ns, "rollout", "restart", "daemonset/"+daemonSet)
-		c.kubectl("-n", ns, "rollout", "status", "daemonset/"+daemonSet, "--timeout=180s")
+		c.kubectl("-n", c.ns, "rollout", "restart", "daemonset/"+daemonSet)
+		c.kubectl("-n", c.ns, "rollout", "status", "daemonset/"+daemonSet, "--timeout=180s")
 		c.waitDaemonReplaced(old)
 	})
 	op("rolling update to lxcfs-go:e2e2", func() {
 		old := c.daemonPod()
-		c.kubectl("-n", ns, "set", "image", "daemonset/"+daemonSet, "lxcfs-go=lxcfs-go:e2e2")
-		c.kubectl("-n", ns, "rollout", "status", "daemonset/"+daemonSet, "--timeout=180s")
+		c.kubectl("-n", c.ns, "set", "image", "daemonset/"+daemonSet, "lxcfs-go=lxcfs-go:e2e2")
+		c.kubectl("-n", c.ns, "rollout", "status", "daemonset/"+daemonSet, "--timeout=180s")
 		c.waitDaemonReplaced(old)
 	})
 	op("kubectl delete pod (daemon)", func() {
 		old := c.daemonPod()
-		c.kubectl("-n", ns, "delete", "pod", old, "--wait=true", "--timeout=120s")
+		c.kubectl("-n", c.ns, "delete", "pod", old, "--wait=true", "--timeout=120s")
 		c.waitDaemonReplaced(old)
 	})
 	op("kill -9 of the daemon in its pod", func() {
 		pod := c.daemonPod()
-		before := jsonpath(c, "-n", ns, "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
-		id := jsonpath(c, "-n", ns, "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].containerID}")
+		before := jsonpath(c, "-n", c.ns, "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
+		id := jsonpath(c, "-n", c.ns, "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].containerID}")
 		id = strings.TrimPrefix(id, "containerd://")
 		pid := 0
 		for _, line := range strings.Split(c.ctr("tasks", "ls"), "\n") {
@@ -554,7 +597,7 @@ func TestKubernetes(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.until(2*time.Minute, "the daemon's container restarted and Ready", func() bool {
-			n := jsonpath(c, "-n", ns, "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
+			n := jsonpath(c, "-n", c.ns, "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
 			return n != before && n != "" && c.daemonPod() == pod
 		})
 	})
@@ -564,6 +607,7 @@ func TestKubernetes(t *testing.T) {
 	})
 
 	all := window(c.reads("reader"), time.Unix(0, 0), time.Now())
+	allRestarts := restartsOf("reader")
 	phase := jsonpath(c, "get", "pod", "reader", "-o", "jsonpath={.status.phase}")
 	c.kubectl("delete", "pod", "reader", "--wait=true", "--timeout=60s")
 
@@ -581,17 +625,120 @@ func TestKubernetes(t *testing.T) {
 		}
 	}
 	c.kubectl("delete", "pod", "cpu", "--wait=true", "--timeout=60s")
+
+	// The webhook, next to the manifests' daemon.
+	var checks []check
+	c.webhookChecks(webhookReady, &checks)
+
+	// The chart, in a namespace of its own, once the manifests' objects
+	// are gone.
+	start = time.Now()
+	c.removeManifests(repo)
+	c.time("the manifests' objects removed", start)
+	helm := os.Getenv("LXCFS_GO_HELM")
+	if helm == "" {
+		helm = filepath.Join(repo, "bin/helm-v4.3.2")
+	}
+	if _, err := os.Stat(helm); err != nil {
+		t.Fatalf("%v: the chart needs make helm's helm (LXCFS_GO_HELM)", err)
+	}
+	c.writePostRenderer()
+	chart := filepath.Join(repo, "deploy/helm/lxcfs-go")
+	start = time.Now()
+	if out, err := c.helm(helm, "install", helmRelease, chart, "-n", helmNS, "--create-namespace",
+		"--post-renderer", postRenderPlugin); err != nil {
+		t.Fatalf("helm install: %v\n%s", err, out)
+	}
+	c.ns = helmNS
+	c.until(2*time.Minute, "the chart's keeper Ready", func() bool {
+		return jsonpath(c, "-n", c.ns, "get", "daemonset", keeperSet, "-o", "jsonpath={.status.numberReady}") == "1"
+	})
+	c.kubectl("-n", c.ns, "rollout", "status", "daemonset/"+daemonSet, "--timeout=120s")
+	c.waitDaemonReplaced("")
+	c.kubectl("-n", c.ns, "rollout", "status", "deployment/"+webhookDeploy, "--timeout=120s")
+	c.check(&checks, "helm install: keeper, daemon, webhook Ready", true, "%.1fs after helm install (release %s, namespace %s)", time.Since(start).Seconds(), helmRelease, helmNS)
+	entries, secret := c.caBundles(helmNS)
+	c.check(&checks, "helm install: caBundle filled by the webhook", caBundleCurrent(entries, secret),
+		"%d of 3 entries have the CA bundle of Secret %s", countEqual(entries, secret), caSecret)
+	c.time("helm install to keeper, daemon and webhook Ready", start)
+
+	// A reader with no volumes of its own in the opted-in namespace: the
+	// chart's webhook gives it the files.
+	c.apply(injectedReaderPod("reader", appsNS))
+	annotation, binds := c.injection(appsNS, "reader")
+	c.until(2*time.Minute, "the chart's reader's first read", func() bool {
+		out, err := c.tryKubectl("-n", appsNS, "logs", "reader")
+		return err == nil && strings.Contains(out, " ok ")
+	})
+	reader = appsNS + "/reader"
+	helmReads := len(results)
+	op("steady, chart installed (injected reader)", func() { time.Sleep(2 * time.Second) })
+	c.check(&checks, "helm install: a pod reads its limit", annotation == "true" && binds == len(webhook.Files) && results[helmReads].badMem == 0 && results[helmReads].reads > 0,
+		"injected=%q, %d files bound, %d reads, all MemTotal %s kB: %v", annotation, binds, results[helmReads].reads, wantMemTotal, results[helmReads].badMem == 0)
+	op("helm upgrade --set image.tag=e2e2", func() {
+		old := c.daemonPod()
+		if out, err := c.helm(helm, "upgrade", helmRelease, chart, "-n", helmNS, "--reuse-values",
+			"--set", "image.tag=e2e2", "--post-renderer", postRenderPlugin); err != nil {
+			t.Fatalf("helm upgrade: %v\n%s", err, out)
+		}
+		c.kubectl("-n", c.ns, "rollout", "status", "daemonset/"+daemonSet, "--timeout=180s")
+		c.waitDaemonReplaced(old)
+		c.kubectl("-n", c.ns, "rollout", "status", "deployment/"+webhookDeploy, "--timeout=120s")
+	})
+	img := jsonpath(c, "-n", c.ns, "get", "pod", c.daemonPod(), "-o", "jsonpath={.spec.containers[0].image}")
+	rev := jsonpath(c, "-n", c.ns, "get", "secrets", "-l", "owner=helm,name="+helmRelease+",status=deployed", "-o", "jsonpath={.items[*].metadata.labels.version}")
+	c.check(&checks, "helm upgrade: daemon on the new image", img == "lxcfs-go:e2e2" && rev == "2", "daemon image %s, deployed revision %s", img, rev)
+	entries, secret = c.caBundles(helmNS)
+	c.check(&checks, "helm upgrade: caBundle kept", caBundleCurrent(entries, secret),
+		"%d of 3 entries have the CA bundle of Secret %s", countEqual(entries, secret), caSecret)
+	helmAll := window(c.reads(reader), time.Unix(0, 0), time.Now())
+	helmRestarts := restartsOf(reader)
+	c.kubectl("-n", appsNS, "delete", "pod", "reader", "--wait=true", "--timeout=60s")
+
+	start = time.Now()
+	if out, err := c.helm(helm, "uninstall", helmRelease, "-n", helmNS); err != nil {
+		t.Fatalf("helm uninstall: %v\n%s", err, out)
+	}
+	c.until(2*time.Minute, "the chart's pods gone", func() bool {
+		out, err := c.tryKubectl("-n", helmNS, "get", "pods", "-o", "name")
+		return err == nil && strings.TrimSpace(out) == ""
+	})
+	var left, notChart []string
+	for _, o := range c.helmObjects() {
+		if o == "secret/"+caSecret {
+			notChart = append(notChart, o) // the webhook's, not the chart's
+		} else {
+			left = append(left, o)
+		}
+	}
+	releases, err := c.helm(helm, "list", "-n", helmNS, "-q")
+	c.check(&checks, "helm uninstall: the chart's objects removed", len(left) == 0 && err == nil && strings.TrimSpace(releases) == "",
+		"none left %v, no release %q (helm list: %v); left, made by the webhook: %v", left, strings.TrimSpace(releases), err, notChart)
+	checks = append(checks, check{"after uninstall, the node's mount point", c.mountLeft(), true, true})
+	c.time("helm uninstall to objects and pods gone", start)
+	c.kubectl("delete", "namespace", helmNS, appsNS, "--wait=false")
 	c.time("whole test", total)
 
 	// The report.
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-36s %8s %7s %8s %9s %10s %8s\n", "operation", "took", "reads", "failures", "max gap", "MemTotal≠", "restarts")
+	fmt.Fprintf(&b, "\n%-42s %8s %7s %8s %9s %10s %8s\n", "operation", "took", "reads", "failures", "max gap", "MemTotal≠", "restarts")
 	for _, r := range results {
-		fmt.Fprintf(&b, "%-36s %7.1fs %7d %8d %8dms %10d %8s\n", r.op, r.took.Seconds(), r.reads, r.failures, r.maxGap.Milliseconds(), r.badMem, r.restarts)
+		fmt.Fprintf(&b, "%-42s %7.1fs %7d %8d %8dms %10d %8s\n", r.op, r.took.Seconds(), r.reads, r.failures, r.maxGap.Milliseconds(), r.badMem, r.restarts)
 	}
-	fmt.Fprintf(&b, "%-36s %8s %7d %8d %8dms %10d %8s\n", "whole run of the reader", "", all.reads, all.failures, all.maxGap.Milliseconds(), all.badMem, restartsOf("reader"))
+	fmt.Fprintf(&b, "%-42s %8s %7d %8d %8dms %10d %8s\n", "whole run of the reader", "", all.reads, all.failures, all.maxGap.Milliseconds(), all.badMem, allRestarts)
+	fmt.Fprintf(&b, "%-42s %8s %7d %8d %8dms %10d %8s\n", "whole run of the chart's reader", "", helmAll.reads, helmAll.failures, helmAll.maxGap.Milliseconds(), helmAll.badMem, helmRestarts)
 	fmt.Fprintf(&b, "\nlimits.cpu: 1 pod: nproc %s, nproc --all %s, cpu/online %s, cpuinfo processors %s, stat cpuN lines %s, MemTotal %s kB\n",
 		cpu["nproc"], cpu["nproc--all"], cpu["online"], cpu["cpuinfo"], cpu["stat"], cpu["memtotal"])
+	fmt.Fprintf(&b, "\n")
+	for _, x := range checks {
+		mark := "ok  "
+		if x.info {
+			mark = "info"
+		} else if !x.ok {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(&b, "%s %-46s %s\n", mark, x.what, x.result)
+	}
 	fmt.Fprintf(&b, "\n")
 	for _, x := range c.timing {
 		fmt.Fprintf(&b, "%-48s %6.1fs\n", x.what, x.d.Seconds())
@@ -617,6 +764,9 @@ func TestKubernetes(t *testing.T) {
 	}
 	if all.failures > 0 {
 		t.Errorf("%d reads failed over the reader's life", all.failures)
+	}
+	if helmAll.failures > 0 || helmAll.badMem > 0 || helmRestarts != "0" {
+		t.Errorf("the chart's reader: %d failed reads, %d with another MemTotal, restartCount %q", helmAll.failures, helmAll.badMem, helmRestarts)
 	}
 	for k, want := range map[string]string{"nproc--all": "1", "online": "0", "cpuinfo": "1", "stat": "1", "memtotal": wantMemTotal} {
 		if cpu[k] != want {
