@@ -160,48 +160,11 @@ func (cg *hostCgroup) remove(timeout time.Duration) error {
 		}
 	}
 	for _, root := range cg.roots {
-		if err := rmdirTree(filepath.Join(root, cg.name), 5*time.Second); err != nil {
+		if err := testenv.RemoveCgroupTree(filepath.Join(root, cg.name), 5*time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// rmdirTree rmdirs dir and the directories below it, deepest first,
-// retrying on EBUSY until timeout. A directory already gone is fine.
-func rmdirTree(dir string, timeout time.Duration) error {
-	var dirs []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	slices.SortFunc(dirs, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
-	deadline := time.Now().Add(timeout)
-	for _, d := range dirs {
-		for {
-			err := unix.Rmdir(d)
-			if err == nil || errors.Is(err, unix.ENOENT) {
-				break
-			}
-			if errors.Is(err, unix.EBUSY) && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("rmdir %s: %w", d, err)
-		}
-	}
-	return nil
 }
 
 // describePids is "pid (comm)" for each pid, for messages.

@@ -476,15 +476,16 @@ func (tr *cgTree) remove(t testing.TB, rel string) {
 		}
 	}
 	for _, h := range tr.hier {
-		if err := removeTree(filepath.Join(h.mount, rel), 5*time.Second); err != nil {
+		if err := RemoveCgroupTree(filepath.Join(h.mount, rel), 5*time.Second); err != nil {
 			t.Errorf("testenv: removing cgroup: %v", err)
 		}
 	}
 }
 
-// removeTree rmdirs dir and every directory below it, deepest first.
-// Retries on EBUSY until timeout. Does not move or kill any process.
-func removeTree(dir string, timeout time.Duration) error {
+// RemoveCgroupTree rmdirs the cgroup dir and every cgroup below it,
+// deepest first. Retries on EBUSY until timeout. Does not move or kill any
+// process.
+func RemoveCgroupTree(dir string, timeout time.Duration) error {
 	var dirs []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -109,7 +109,7 @@ func CleanupStale() error {
 				continue
 			}
 			dir := filepath.Join(root, e.Name())
-			if err := removeTree(dir, 0); err != nil {
+			if err := RemoveCgroupTree(dir, 0); err != nil {
 				errs = append(errs, fmt.Errorf("stale cgroup: %w", err))
 			} else {
 				fmt.Fprintf(os.Stderr, "testenv: removed stale cgroup %s\n", dir)
