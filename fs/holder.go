@@ -154,7 +154,10 @@ func ConnectHolder(socket string) (*HolderInfo, error) {
 	h := &HolderInfo{Socket: socket}
 	m, _, err := h.call(&message{Type: "ping"})
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
-		os.Remove(socket) // a dead holder's socket
+		// No holder answers. The socket file is left alone: a holder
+		// that has bound it but not yet listened refuses too, and
+		// removing its file then would leave it unreachable for good
+		// (whoever listens next removes a dead holder's file).
 		return nil, nil
 	}
 	if err != nil {

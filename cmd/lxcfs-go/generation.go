@@ -74,6 +74,9 @@ type generation struct {
 	stopKS  chan struct{}
 	// keeper: the holder is an fd keeper that outlives us (holderEnv).
 	keeper bool
+	// sigs delivers the signals serve catches; a stop signal that
+	// arrives while we wait for the keeper ends the wait.
+	sigs <-chan os.Signal
 }
 
 // openPidfile locks the pidfile, or adopts the locked one a predecessor
@@ -90,8 +93,8 @@ func openPidfile(path string, tk *fs.Takeover) (*pidfile, error) {
 
 // startGeneration serves the mount: taken over from a predecessor (tk), or
 // resumed from the fd holder after a crash, or freshly mounted.
-func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.FS, tk *fs.Takeover) (*generation, error) {
-	g := &generation{o: o, log: log, stopKS: make(chan struct{}), keeper: keeperMode()}
+func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.FS, tk *fs.Takeover, sigs <-chan os.Signal) (*generation, error) {
+	g := &generation{o: o, log: log, stopKS: make(chan struct{}), keeper: keeperMode(), sigs: sigs}
 	sopts := fs.ServerOptions{MountOptions: fs.MountOptions{Extra: o.fuseOpts}, Debug: o.debug, Logger: log,
 		ServeOnClone: os.Getenv(cloneEnv) == "1", URing: o.fuseURing}
 	useHolder := os.Getenv(holderEnv) != "none"
@@ -154,7 +157,9 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 		if useHolder {
 			h := g.findHolder()
 			if h == nil && g.keeper {
-				h = g.waitKeeper(keeperWait)
+				if h, err = g.waitKeeper(keeperWait); err != nil {
+					return nil, err
+				}
 			}
 			switch {
 			case h == nil && g.keeper:
@@ -309,16 +314,22 @@ func (g *generation) healContainers(dev string) {
 }
 
 // waitKeeper waits up to timeout for the fd keeper to answer, as a daemon
-// and its keeper may start together.
-func (g *generation) waitKeeper(timeout time.Duration) *fs.HolderInfo {
+// and its keeper may start together. A signal to stop ends the wait.
+func (g *generation) waitKeeper(timeout time.Duration) (*fs.HolderInfo, error) {
 	g.log.Info("waiting for the fd keeper", "socket", fs.HolderSocket(g.o.pidfile), "for", timeout)
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
-		time.Sleep(200 * time.Millisecond)
+	deadline := time.After(timeout)
+	for {
+		select {
+		case sig := <-g.sigs:
+			return nil, fmt.Errorf("%v while waiting for the fd keeper", sig)
+		case <-deadline:
+			return nil, nil
+		case <-time.After(200 * time.Millisecond):
+		}
 		if h, err := fs.ConnectHolder(fs.HolderSocket(g.o.pidfile)); err == nil && h != nil {
-			return h
+			return h, nil
 		}
 	}
-	return nil
 }
 
 // findHolder finds the fd holder of this instance (by pidfile), if one

@@ -143,7 +143,7 @@ func serve(o *options, logger *slog.Logger) error {
 		})
 	}
 	o.restart = restartSpec()
-	gen, err := startGeneration(o, logger, newFS, tk)
+	gen, err := startGeneration(o, logger, newFS, tk, sigs)
 	if err != nil {
 		return err
 	}

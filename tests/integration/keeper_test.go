@@ -168,3 +168,33 @@ func TestKeeperStartsLate(t *testing.T) {
 	keeper.Wait()
 	unix.Unmount(d.Mnt, unix.MNT_DETACH)
 }
+
+// TestKeeperWaitStops: a daemon waiting for a keeper that never comes
+// stops at once on SIGTERM (a pod deleted meanwhile), instead of ignoring
+// it for its whole wait.
+func TestKeeperWaitStops(t *testing.T) {
+	testenv.RequireMountAndCgroups(t)
+	t.Parallel()
+	d := testenv.NewLiveDaemon(t, []string{"LXCFS_GO_FD_HOLDER=keeper"})
+	cmd := exec.Command(d.Binary, d.Args...)
+	cmd.Env = append(os.Environ(), d.Env...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err == nil || !strings.Contains(out.String(), "while waiting for the fd keeper") {
+			t.Errorf("exit %v, output:\n%s", err, out.String())
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("still waiting for the keeper 5 s after SIGTERM; output:\n%s", out.String())
+	}
+}
