@@ -246,3 +246,8 @@ func hostUptime(t testing.TB) float64 {
 	fmt.Sscan(string(b), &up)
 	return up
 }
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}

@@ -12,12 +12,11 @@ import (
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
 
-// lxcContainer is an LXC container in a private LXC path.
+// lxcContainer is an LXC container in a private LXC path, started from
+// the commands of docs/lxc.md.
 type lxcContainer struct {
-	t       *testing.T
-	lxcpath string
-	name    string
-	log     string
+	t *testing.T
+	*testenv.LXC
 	started time.Time
 }
 
@@ -29,11 +28,11 @@ func (c *lxcContainer) sub(line, conf string) []string {
 	for i, f := range fields {
 		switch {
 		case f == "demo" && i > 0 && fields[i-1] == "-n":
-			out = append(out[:len(out)-1], "-P", c.lxcpath, "-n", c.name)
+			out = append(out[:len(out)-1], "-P", c.Path, "-n", c.Name)
 		case f == "demo.conf":
 			out = append(out, conf)
 		case f == "/tmp/demo.log":
-			out = append(out, c.log)
+			out = append(out, c.Log)
 		default:
 			out = append(out, f)
 		}
@@ -48,7 +47,7 @@ func (c *lxcContainer) start() {
 			args := c.sub(line, "")
 			mustRun(c.t, args[0], args[1:]...)
 			c.started = time.Now()
-			mustRun(c.t, "lxc-wait", "-P", c.lxcpath, "-n", c.name, "-s", "RUNNING", "-t", "10")
+			mustRun(c.t, "lxc-wait", "-P", c.Path, "-n", c.Name, "-s", "RUNNING", "-t", "10")
 			return
 		}
 	}
@@ -58,28 +57,12 @@ func (c *lxcContainer) start() {
 func (c *lxcContainer) stop() {
 	c.t.Helper()
 	// busybox's init halts on SIGUSR1 (lxc.signal.halt in its config).
-	mustRun(c.t, "lxc-stop", "-P", c.lxcpath, "-n", c.name, "-t", "10")
+	mustRun(c.t, "lxc-stop", "-P", c.Path, "-n", c.Name, "-t", "10")
 }
 
 func (c *lxcContainer) sh(cmdline string) (string, error) {
-	return command(30*time.Second, "lxc-attach", "-P", c.lxcpath, "-n", c.name, "--clear-env", "--",
-		"/bin/sh", "-c", cmdline)
-}
-
-// lxcPivotCgroups lists the "lxc.pivot" cgroups: LXC creates them at the
-// root of each hierarchy when it first stops a container and keeps them.
-func lxcPivotCgroups(t *testing.T) []string {
-	t.Helper()
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/lxc.pivot")
-	if d := "/sys/fs/cgroup/lxc.pivot"; fileExists(d) {
-		dirs = append(dirs, d)
-	}
-	return dirs
-}
-
-func fileExists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
+	argv := c.Attach("/bin/sh", "-c", cmdline)
+	return command(30*time.Second, argv[0], argv[1:]...)
 }
 
 // TestLXC runs a busybox LXC container with the mount hook of hooks/ and the
@@ -90,8 +73,7 @@ func TestLXC(t *testing.T) {
 	daemon := testenv.StartDaemon(t)
 	cpu := hostCPU(t)
 
-	c := &lxcContainer{t: t, lxcpath: t.TempDir(), name: uniqueName(t)}
-	c.log = filepath.Join(c.lxcpath, "start.log")
+	c := &lxcContainer{t: t, LXC: testenv.NewLXC(t)}
 
 	block := "lxc-config-v1"
 	if !cgroupV1Memory(t) {
@@ -101,32 +83,10 @@ func TestLXC(t *testing.T) {
 	config = strings.ReplaceAll(config, "/usr/share/lxcfs-go/", repo(t, "hooks")+"/")
 	config = strings.ReplaceAll(config, "--lxcfs-dir /var/lib/lxcfs", "--lxcfs-dir "+daemon.Mnt)
 	config = regexp.MustCompile(`(?m)^(lxc\.cgroup2?\.cpuset\.cpus = )1$`).ReplaceAllString(config, "${1}"+strconv.Itoa(cpu))
-	conf := filepath.Join(c.lxcpath, "demo.conf")
+	conf := filepath.Join(c.Path, "demo.conf")
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	pivots := map[string]bool{}
-	for _, d := range lxcPivotCgroups(t) {
-		pivots[d] = true
-	}
-	t.Cleanup(func() {
-		command(30*time.Second, "lxc-stop", "-P", c.lxcpath, "-n", c.name, "-k")
-		if out, err := command(30*time.Second, "lxc-destroy", "-P", c.lxcpath, "-n", c.name, "-f"); err != nil {
-			t.Errorf("lxc-destroy: %v\n%s", err, out)
-		}
-		for _, d := range lxcPivotCgroups(t) {
-			if !pivots[d] {
-				os.Remove(d) // empty once the container is gone; rmdir only
-			}
-		}
-		if t.Failed() {
-			if b, err := os.ReadFile(c.log); err == nil {
-				t.Logf("LXC log %s, hook and error lines:\n%s", c.log,
-					grepLines(string(b), "hook", "ERROR"))
-			}
-		}
-	})
 
 	var attach []string
 	for _, line := range strings.Split(docBlock(t, "lxc.md", "lxc-commands"), "\n") {
@@ -135,10 +95,10 @@ func TestLXC(t *testing.T) {
 			args := c.sub(line, conf)
 			mustRun(t, args[0], args[1:]...)
 		case strings.HasPrefix(line, "lxc-start "):
-			args := append(c.sub(line, conf), "-l", "DEBUG", "-o", c.log)
+			args := append(c.sub(line, conf), "-l", "DEBUG", "-o", c.Log)
 			mustRun(t, args[0], args[1:]...)
 			c.started = time.Now()
-			mustRun(t, "lxc-wait", "-P", c.lxcpath, "-n", c.name, "-s", "RUNNING", "-t", "10")
+			mustRun(t, "lxc-wait", "-P", c.Path, "-n", c.Name, "-s", "RUNNING", "-t", "10")
 		case strings.HasPrefix(line, "lxc-attach "):
 			attach = append(attach, line)
 		}
@@ -184,7 +144,7 @@ func TestLXC(t *testing.T) {
 		if err := daemon.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		os.Remove(c.log)
+		os.Remove(c.Log)
 		c.start() // the container starts all the same
 		out, err := c.sh("cat /proc/meminfo")
 		if err != nil {
@@ -193,13 +153,13 @@ func TestLXC(t *testing.T) {
 		if got, want := memTotal(out), hostMemTotal(t); got != want {
 			t.Errorf("MemTotal = %q without the daemon, want the host's %q", got, want)
 		}
-		log, err := os.ReadFile(c.log)
+		log, err := os.ReadFile(c.Log)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := "lxcfs-go-mount-hook: lxcfs-go is not mounted at " + daemon.Mnt
 		if !strings.Contains(string(log), want) {
-			t.Errorf("the LXC log does not have %q:\n%s", want, grepLines(string(log), "hook"))
+			t.Errorf("the LXC log does not have %q:\n%s", want, testenv.GrepLines(string(log), "hook"))
 		}
 		// The page shows the message the user will find.
 		page := docBlock(t, "lxc.md", "lxc-not-running")
@@ -207,18 +167,4 @@ func TestLXC(t *testing.T) {
 			t.Error("docs/lxc.md shows another message than the hook prints")
 		}
 	})
-}
-
-// grepLines keeps the lines of s that contain any of words.
-func grepLines(s string, words ...string) string {
-	var out []string
-	for _, line := range strings.Split(s, "\n") {
-		for _, w := range words {
-			if strings.Contains(line, w) {
-				out = append(out, line)
-				break
-			}
-		}
-	}
-	return strings.Join(out, "\n")
 }
