@@ -35,17 +35,20 @@ const enableEnv = "LXCFS_GO_REAL_TOOLS"
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func requireRealTools(t *testing.T) {
+// requireRealTools skips unless the suite is asked for, and fails when
+// debootstrap or the runtime's tools (runtime "runc" or "lxc") are missing.
+func requireRealTools(t *testing.T, runtime string) {
 	t.Helper()
 	if os.Getenv(enableEnv) != "1" {
-		t.Skipf("debootstraps a Debian rootfs with the tools and runs it under runc; set %s=1 (make e2e-tools)", enableEnv)
+		t.Skipf("debootstraps a Debian rootfs with the tools and runs it under runc and LXC; set %s=1 (make e2e-tools)", enableEnv)
 	}
 	testenv.RequireMountAndCgroups(t)
-	for _, tl := range []struct{ bin, pkg string }{
-		{"debootstrap", "debootstrap"},
-		{"runc", "runc"},
-		{"nsenter", "util-linux"},
-	} {
+	type tool struct{ bin, pkg string }
+	need := map[string][]tool{
+		"runc": {{"runc", "runc"}, {"nsenter", "util-linux"}},
+		"lxc":  {{"lxc-execute", "lxc"}, {"lxc-attach", "lxc"}},
+	}[runtime]
+	for _, tl := range append([]tool{{"debootstrap", "debootstrap"}}, need...) {
 		if _, err := exec.LookPath(tl.bin); err != nil {
 			t.Fatalf("%s is missing: apt-get install %s", tl.bin, tl.pkg)
 		}
