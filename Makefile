@@ -147,9 +147,11 @@ e2e-systemd: build
 	LXCFS_GO_REAL_SYSTEMD=1 LXCFS_GO_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 30m -v ./tests/realsystemd/
 
 # The real-tools suite: free, top, uptime, ps, nproc, lscpu, mpstat, iostat,
-# numactl, psutil and node_exporter in a runc container bound to lxcfs-go,
-# under a memory limit, a cpuset and a CFS quota. The first run
-# debootstraps its rootfs (cached in /var/cache/lxcfs-go-test).
+# numactl, psutil and node_exporter in a runc container bound to lxcfs-go
+# (docs/oci.md's mounts) and in an LXC container with hooks/lxc.mount.hook
+# (docs/lxc.md), each under a memory limit, a cpuset and a CFS quota, with
+# one table of checks. Root, /dev/fuse, runc, lxc. The first run
+# debootstraps their rootfs (cached in /var/cache/lxcfs-go-test).
 .PHONY: e2e-tools
 e2e-tools: build
 	LXCFS_GO_REAL_TOOLS=1 LXCFS_GO_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 30m -v ./tests/realtools/
