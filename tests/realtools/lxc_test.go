@@ -17,10 +17,7 @@ import (
 // TestToolsLXC: the tools in an LXC container with the mount hook of
 // hooks/ (docs/lxc.md).
 func TestToolsLXC(t *testing.T) {
-	requireRealTools(t, "lxc")
-	testenv.RequireCPUs(t, 2)
-	d := testenv.StartDaemon(t, "--enable-cfs", "-l")
-	checkTools(t, startLXC(t, d))
+	testLeg(t, "lxc", startLXC)
 }
 
 // lxcConfig is the container's configuration: the rootfs (not LXC's to

@@ -20,10 +20,7 @@ import (
 // TestToolsRunc: the tools in a runc container with the mounts of
 // docs/oci.md.
 func TestToolsRunc(t *testing.T) {
-	requireRealTools(t, "runc")
-	testenv.RequireCPUs(t, 2)
-	d := testenv.StartDaemon(t, "--enable-cfs", "-l")
-	checkTools(t, startRunc(t, d))
+	testLeg(t, "runc", startRunc)
 }
 
 // boundFiles are the daemon's files the container gets (docs/oci.md).

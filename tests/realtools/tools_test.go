@@ -181,6 +181,15 @@ func num(s string) float64 {
 	return v
 }
 
+// testLeg runs the checks in the container that start makes with the
+// runtime's tools, on a daemon of its own started with --enable-cfs -l.
+func testLeg(t *testing.T, runtime string, start func(*testing.T, *testenv.Daemon) *box) {
+	requireRealTools(t, runtime)
+	testenv.RequireCPUs(t, 2)
+	d := testenv.StartDaemon(t, "--enable-cfs", "-l")
+	checkTools(t, start(t, d))
+}
+
 // checkTools checks what the tools print inside b, a container with a
 // 256 MiB memory limit, the one CPU of cpuset and a 0.5 CPU quota, whose
 // /proc and /sys files come from a daemon run with --enable-cfs -l: the
