@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,9 +47,20 @@ func NewLXC(t testing.TB) *LXC {
 				t.Errorf("lxc-destroy %s: %v\n%s", c.Name, err, out)
 			}
 		}
+		// LXC's monitor moves into lxc.pivot to remove the container's
+		// cgroups and may still be there, exiting, when lxc-stop returns:
+		// rmdir (it removes only an empty cgroup) until it is gone.
 		for _, d := range lxcPivotCgroups() {
-			if !pivots[d] {
-				os.Remove(d) // empty once the container is gone; rmdir only
+			for deadline := time.Now().Add(5 * time.Second); !pivots[d]; {
+				err := os.Remove(d)
+				if err == nil || errors.Is(err, fs.ErrNotExist) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("LXC left %s: %v", d, err)
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
 		}
 		if t.Failed() {
