@@ -25,9 +25,9 @@
 //
 // # Adding a file
 //
-// One File constant, one row in rows, one renderer in content
-// (content/render.go). TestEveryFileHasARenderer (content) and
-// TestStaticTree (fs) fail until all three are there.
+// One File constant, one row in rows (with a new node ID), one renderer in
+// content (content/render.go); docs/architecture.md says which tests check
+// each.
 package vfiles
 
 import (
