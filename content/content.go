@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,55 +24,25 @@ import (
 	"github.com/lxcfs-go/lxcfs-go/cpuview"
 	"github.com/lxcfs-go/lxcfs-go/loadavg"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
-// File names one virtual file.
-type File int
+// File names one virtual file: a key of the table in package vfiles, whose
+// rows say where each file is and what it is rendered from. Each file's
+// renderer is in render.go.
+type File = vfiles.File
 
-const (
-	Meminfo File = iota
-	CPUInfo
-	Stat
-	Uptime
-	Swaps
-	Slabinfo
-	Loadavg
-	Diskstats
-	PressureCPU
-	PressureIO
-	PressureMemory
-	// CPUOnline, CPUPresent and CPUPossible are the lists in
-	// /sys/devices/system/cpu; CPUOffline is the empty list beside them.
-	CPUOnline
-	CPUPresent
-	CPUPossible
-	CPUOffline
-	// CPUNOnline is cpuN/online of a visible CPU: always "1".
-	CPUNOnline
-	numFiles
-)
-
-// hostPath is the host file each virtual file is rendered from, relative to
-// procfs (or sysfs for the cpu lists).
-var hostPath = [numFiles]string{
-	Meminfo:        "meminfo",
-	CPUInfo:        "cpuinfo",
-	Stat:           "stat",
-	Uptime:         "uptime",
-	Swaps:          "swaps",
-	Slabinfo:       "slabinfo",
-	Loadavg:        "loadavg",
-	Diskstats:      "diskstats",
-	PressureCPU:    "pressure/cpu",
-	PressureIO:     "pressure/io",
-	PressureMemory: "pressure/memory",
-	CPUOnline:      "devices/system/cpu/online",
-	CPUPresent:     "devices/system/cpu/present",
-	CPUPossible:    "devices/system/cpu/possible",
-	CPUOffline:     "devices/system/cpu/offline",
+// hostName is f's host file below the procfs or sysfs root ("meminfo",
+// "devices/system/cpu/online"); onSysfs reports the root is sysfs.
+func hostName(f File) string {
+	h := f.Row().Host
+	if rel, ok := strings.CutPrefix(h, "/proc/"); ok {
+		return rel
+	}
+	return strings.TrimPrefix(h, "/sys/")
 }
 
-func (f File) onSysfs() bool { return f >= CPUOnline }
+func onSysfs(f File) bool { return !strings.HasPrefix(f.Row().Host, "/proc/") }
 
 // ErrCallerGone is returned when the process that asked is no longer there.
 var ErrCallerGone = errors.New("content: caller is gone")
@@ -99,7 +71,7 @@ type Source struct {
 	view    *cgroupview.View
 	log     *slog.Logger
 	virtOff atomic.Bool
-	sizes   [numFiles]atomic.Pointer[sizeEntry]
+	sizes   [vfiles.Count]atomic.Pointer[sizeEntry]
 
 	// load keeps the load averages under -l; loadRun starts its sampling
 	// loop once, at the first read of loadavg.
@@ -176,38 +148,20 @@ func (s *Source) Virtualizing() bool { return !s.virtOff.Load() }
 
 // HostPath is the host file behind f.
 func (s *Source) HostPath(f File) string {
-	if f.onSysfs() {
-		return filepath.Join(s.opts.SysFS, hostPath[f])
+	if onSysfs(f) {
+		return filepath.Join(s.opts.SysFS, hostName(f))
 	}
-	return filepath.Join(s.opts.ProcFS, hostPath[f])
+	return filepath.Join(s.opts.ProcFS, hostName(f))
 }
 
-// want lists the snapshot parts each file needs. The CFS quota only
-// matters under --enable-cfs.
+// want lists the snapshot parts f needs. The CFS quota only matters under
+// --enable-cfs.
 func (s *Source) want(f File) cgroupview.Want {
-	w := want(f)
+	w := rendererOf(f).want
 	if w&cgroupview.WantCPU != 0 && s.opts.Render.CFS {
 		w |= cgroupview.WantCPUQuota
 	}
 	return w
-}
-
-func want(f File) cgroupview.Want {
-	switch f {
-	case Meminfo, Swaps:
-		return cgroupview.WantMemory
-	case CPUInfo, CPUOnline, CPUPresent, CPUPossible:
-		return cgroupview.WantCPU
-	case Stat:
-		return cgroupview.WantCPU | cgroupview.WantUsage | cgroupview.WantTasks
-	case Diskstats:
-		return cgroupview.WantIO
-	case Uptime:
-		return cgroupview.WantCPU | cgroupview.WantUsage
-	case Slabinfo:
-		return cgroupview.WantSlabinfo
-	}
-	return 0
 }
 
 // Caller is the container a request comes from.
@@ -252,11 +206,11 @@ func (s *Source) Render(dst []byte, f File, tid int) ([]byte, error) {
 // render is Render with the way a caller is resolved left open (show
 // resolves a pid without its pid namespace).
 func (s *Source) render(dst []byte, f File, pid int, resolve func(int) (*Caller, error)) ([]byte, error) {
-	if f < 0 || f >= numFiles {
+	if f < 0 || f >= vfiles.Count {
 		return dst, fmt.Errorf("content: unknown file %d", f)
 	}
-	if f == CPUNOnline {
-		return append(dst, "1\n"...), nil
+	if r := renderers[f]; r.fixed != "" {
+		return append(dst, r.fixed...), nil
 	}
 	if !s.Virtualizing() {
 		return s.host(dst, f)
@@ -266,108 +220,10 @@ func (s *Source) render(dst []byte, f File, pid int, resolve func(int) (*Caller,
 		if errors.Is(err, ErrCallerGone) {
 			return dst, err
 		}
-		s.log.Debug("no container view, serving the host file", "file", hostPath[f], "pid", pid, "err", err)
+		s.log.Debug("no container view, serving the host file", "file", hostName(f), "pid", pid, "err", err)
 		return s.host(dst, f)
 	}
 	return s.RenderFor(dst, f, c)
-}
-
-// RenderFor appends the content of f for an already resolved caller.
-func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
-	snap := s.view.Snapshot(c.Cgroups, s.want(f))
-	switch f {
-	case Meminfo:
-		host, err := s.read(f)
-		if err != nil {
-			return dst, err
-		}
-		return proc.Meminfo(dst, host, snap.Memory, s.opts.Render), nil
-	case Swaps:
-		host, err := s.read(f)
-		if err != nil {
-			return dst, err
-		}
-		mem, err := s.read(Meminfo)
-		if err != nil {
-			return dst, err
-		}
-		return proc.Swaps(dst, host, mem, snap.Memory, s.opts.Render), nil
-	case CPUInfo:
-		host, err := s.read(f)
-		if err != nil {
-			return dst, err
-		}
-		return proc.CPUInfo(dst, host, s.cpuView(snap)), nil
-	case Stat:
-		host, err := s.read(f)
-		if err != nil {
-			return dst, err
-		}
-		if t := snap.Tasks; t != nil && t.Blocked > 0 {
-			// The reading thread waits for this reply in state D; the
-			// kernel counts the reader of /proc/stat as running.
-			t.Blocked--
-			t.Running++
-		}
-		boot := s.boot(c)
-		in := proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: snap.Tasks, Boot: &boot}
-		in.Times = s.cpuTimes(c, in.View, snap)
-		return proc.Stat(dst, host, in), nil
-	case Uptime:
-		host, err := s.read(f)
-		if err != nil {
-			return dst, err
-		}
-		boot := s.boot(c)
-		var quota float64
-		if s.opts.Render.CFS && snap.CPU != nil {
-			quota = snap.CPU.QuotaCPUs
-		}
-		return proc.Uptime(dst, host, proc.UptimeInput{
-			QuotaCPUs:      quota,
-			InitStartTicks: boot.InitStartTicks,
-			ClockTicks:     boot.ClockTicks,
-			TimeNS:         boot.TimeNS,
-			VisibleCPUs:    len(s.cpuView(snap).Host),
-			Usage:          snap.Usage,
-		}), nil
-	case Slabinfo:
-		host, err := s.read(f)
-		if err != nil {
-			return dst, err
-		}
-		return proc.Slabinfo(dst, host, snap.Slabinfo), nil
-	case Loadavg:
-		if l := s.loadFor(c); l != nil {
-			return proc.Loadavg(dst, nil, l), nil
-		}
-		return s.host(dst, f)
-	case Diskstats:
-		host, err := s.read(f)
-		if err != nil {
-			return dst, err
-		}
-		if snap.IO != nil && snap.IO.Tasks != nil {
-			snap.IO.Tasks.Devices = s.rootDisks(c.Ref.PID)
-		}
-		return proc.Diskstats(dst, host, snap.IO), nil
-	case PressureCPU, PressureIO, PressureMemory:
-		host, err := s.read(f)
-		if err != nil {
-			return dst, err
-		}
-		cg, err := s.view.PSI(c.Cgroups, psiResource(f))
-		if err != nil {
-			s.log.Debug("container pressure unavailable, serving the host file", "file", hostPath[f], "pid", c.Ref.PID, "err", err)
-			cg = nil
-		}
-		return proc.Pressure(dst, host, cg), nil
-	case CPUOnline, CPUPresent, CPUPossible:
-		return proc.CPUList(dst, s.cpuView(snap)), nil
-	case CPUOffline:
-		return append(dst, '\n'), nil
-	}
-	return s.host(dst, f)
 }
 
 // boot is when the caller's system booted: its container init's start, or
@@ -460,7 +316,7 @@ func nsTicks(ns uint64) uint64 { return ns / (1e9 / clockTicks) }
 // ageTicks is the age of the caller's container init in clock ticks; 0
 // when unknown.
 func (s *Source) ageTicks(c *Caller) uint64 {
-	b, err := s.read(Uptime)
+	b, err := s.read(vfiles.Uptime)
 	if err != nil {
 		return 0
 	}
@@ -479,15 +335,9 @@ func (s *Source) ageTicks(c *Caller) uint64 {
 	return now - c.Init.StartTicks
 }
 
-func psiResource(f File) string {
-	switch f {
-	case PressureCPU:
-		return "cpu"
-	case PressureIO:
-		return "io"
-	}
-	return "memory"
-}
+// psiResource is the resource of a pressure file: the name of its host
+// file ("cpu", "io", "memory").
+func psiResource(f File) string { return path.Base(hostName(f)) }
 
 // PSIPoll reports whether --enable-psi-poll is on.
 func (s *Source) PSIPoll() bool { return s.opts.PSIPoll }
@@ -497,8 +347,8 @@ func (s *Source) PSIPoll() bool { return s.opts.PSIPoll }
 // is the host's /proc/pressure file where the container has none (no
 // cgroup2, the root cgroup), as reads are.
 func (s *Source) PressureFile(f File, tid int) (string, error) {
-	if f != PressureCPU && f != PressureIO && f != PressureMemory {
-		return "", fmt.Errorf("content: %s is no pressure file", hostPath[f])
+	if !f.Pressure() {
+		return "", fmt.Errorf("content: %s is no pressure file", hostName(f))
 	}
 	if !s.Virtualizing() {
 		return s.HostPath(f), nil
@@ -530,7 +380,7 @@ func (s *Source) CPUView(tid int) (proc.CPUView, error) {
 		}
 		return proc.NewCPUView(nil, s.hostOnline(), s.opts.Render), nil
 	}
-	return s.cpuView(s.view.Snapshot(c.Cgroups, s.want(CPUOnline))), nil
+	return s.cpuView(s.view.Snapshot(c.Cgroups, s.want(vfiles.CPUOnline))), nil
 }
 
 func (s *Source) cpuView(snap *cgroupview.Snapshot) proc.CPUView {
@@ -540,7 +390,7 @@ func (s *Source) cpuView(snap *cgroupview.Snapshot) proc.CPUView {
 // hostOnline is the host's online CPU list; an unreadable file gives CPU 0
 // alone rather than an empty view.
 func (s *Source) hostOnline() cgroupview.CPUSet {
-	return hostOnlineSet(s.HostPath(CPUOnline))
+	return hostOnlineSet(s.HostPath(vfiles.CPUOnline))
 }
 
 func (s *Source) host(dst []byte, f File) ([]byte, error) {
@@ -552,7 +402,7 @@ func (s *Source) host(dst []byte, f File) ([]byte, error) {
 }
 
 func (s *Source) read(f File) ([]byte, error) {
-	b, err := readHost(s.HostPath(f), s.HostPath(CPUOnline))
+	b, err := readHost(s.HostPath(f), s.HostPath(vfiles.CPUOnline))
 	if err != nil {
 		return nil, fmt.Errorf("content: host file: %w", err)
 	}
@@ -579,7 +429,7 @@ type sizeEntry struct {
 // length plus slack, rounded up to a page. The sys cpu lists and cpuN/online
 // are one page, as in sysfs.
 func (s *Source) SizeHint(f File) uint64 {
-	if f < 0 || f >= numFiles || f.onSysfs() || f == CPUNOnline {
+	if f < 0 || f >= vfiles.Count || onSysfs(f) {
 		return pageSize
 	}
 	if e := s.sizes[f].Load(); e != nil && time.Since(e.at) < sizeTTL {

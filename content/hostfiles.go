@@ -10,6 +10,7 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 	"github.com/lxcfs-go/lxcfs-go/internal/kfile"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // Host files on the read path.
@@ -187,12 +188,6 @@ func (c *hostCache) onlineText(name string) string {
 	return string(b)
 }
 
-// hostSingleRecord names the host files generated as one seq_file record.
-func hostSingleRecord(base string) bool {
-	switch base {
-	case "meminfo", "stat", "uptime", "loadavg", "online", "present", "possible", "offline",
-		"cpu", "io", "memory", "irq": // pressure/*
-		return true
-	}
-	return false
-}
+// hostSingleRecord names the host files generated as one seq_file record
+// (the SingleRecord rows of the vfiles table).
+func hostSingleRecord(base string) bool { return vfiles.SingleRecord(base) }

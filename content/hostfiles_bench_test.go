@@ -3,6 +3,8 @@ package content
 import (
 	"os"
 	"testing"
+
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // BenchmarkRenderSelf is the whole read path of one virtual file for the
@@ -16,7 +18,7 @@ func BenchmarkRenderSelf(b *testing.B) {
 	for _, f := range []struct {
 		name string
 		file File
-	}{{"meminfo", Meminfo}, {"cpuinfo", CPUInfo}, {"stat", Stat}, {"uptime", Uptime}, {"loadavg", Loadavg}, {"online", CPUOnline}} {
+	}{{"meminfo", vfiles.Meminfo}, {"cpuinfo", vfiles.CPUInfo}, {"stat", vfiles.Stat}, {"uptime", vfiles.Uptime}, {"loadavg", vfiles.Loadavg}, {"online", vfiles.CPUOnline}} {
 		b.Run(f.name, func(b *testing.B) {
 			buf := make([]byte, 0, 64<<10)
 			b.ReportAllocs()

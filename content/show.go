@@ -21,73 +21,27 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
-// fileNames are the names `show` accepts, in the order `show --list` prints
-// them: the host path without the sysfs directory ("meminfo",
-// "pressure/cpu", "online"). Each file also answers to its path below the
-// mount point ("proc/meminfo", "sys/devices/system/cpu/online") and to that
-// path with a leading "/".
-var fileNames = func() (names [numFiles]string) {
-	for f := range numFiles {
-		names[f] = strings.TrimPrefix(hostPath[f], "devices/system/cpu/")
-	}
-	names[CPUNOnline] = "cpuN/online"
-	return names
-}()
+// Files lists every file in the order `show --list` prints them.
+func Files() []File { return vfiles.Files() }
 
-// Files lists every file in File order.
-func Files() []File {
-	out := make([]File, 0, numFiles)
-	for f := File(0); f < numFiles; f++ {
-		out = append(out, f)
-	}
-	return out
-}
-
-// String is the short name of f ("meminfo", "pressure/cpu", "online").
-func (f File) String() string {
-	if f < 0 || f >= numFiles {
-		return "File(" + strconv.Itoa(int(f)) + ")"
-	}
-	return fileNames[f]
-}
-
-// MountPath is where f appears below the mount point ("proc/meminfo").
-func (f File) MountPath() string {
-	switch {
-	case f == CPUNOnline:
-		return "sys/devices/system/cpu/cpuN/online"
-	case f.onSysfs():
-		return "sys/" + hostPath[f]
-	case f >= 0 && f < numFiles:
-		return "proc/" + hostPath[f]
-	}
-	return ""
-}
-
-// ParseFile finds a file by its short name, its path below the mount point
-// or that path's absolute form ("/proc/meminfo"). cpuN/online of any N
-// names CPUNOnline.
+// ParseFile finds a file by its name (File.String: "meminfo",
+// "pressure/cpu", "online"), its path below the mount point or that path's
+// absolute form ("/proc/meminfo"). Files of the sys cpu directory also
+// answer to their path below sys/, devices/system/ or cpu/, and cpuN/online
+// to every N.
 func ParseFile(name string) (File, bool) {
 	name = strings.TrimPrefix(path.Clean("/"+name), "/")
-	for f := File(0); f < numFiles; f++ {
-		if name == fileNames[f] || name == f.MountPath() {
+	for _, f := range vfiles.Files() {
+		if name == f.String() || name == f.MountPath() {
 			return f, true
 		}
 	}
 	for _, p := range []string{"sys/devices/system/cpu/", "devices/system/cpu/", "cpu/", ""} {
-		rest, ok := strings.CutPrefix(name, p)
-		if !ok {
-			continue
-		}
-		if cpu, ok := strings.CutSuffix(rest, "/online"); ok && strings.HasPrefix(cpu, "cpu") {
-			if _, err := strconv.Atoi(cpu[3:]); err == nil {
-				return CPUNOnline, true
-			}
-		}
-		for _, f := range []File{CPUOnline, CPUPresent, CPUPossible, CPUOffline} {
-			if p != "" && rest == fileNames[f] {
+		if rest, ok := strings.CutPrefix(name, p); ok {
+			if f, ok := vfiles.Lookup(path.Join(vfiles.CPUDir, rest)); ok {
 				return f, true
 			}
 		}
@@ -130,8 +84,8 @@ func (s *Source) RenderOwn(dst []byte, f File, pid int) ([]byte, error) {
 // Host appends the host's own file behind f to dst, as a caller with no
 // container would see it.
 func (s *Source) Host(dst []byte, f File) ([]byte, error) {
-	if f == CPUNOnline {
-		return append(dst, "1\n"...), nil
+	if r := rendererOf(f); r.fixed != "" {
+		return append(dst, r.fixed...), nil
 	}
 	return s.host(dst, f)
 }
@@ -159,68 +113,14 @@ func (s *Source) Explain(f File, c *Caller, shown []byte) ([]Explanation, error)
 		}
 	}
 	host, err := s.Host(nil, f)
-	if err != nil && !f.onSysfs() {
+	if err != nil && !onSysfs(f) {
 		return nil, err
 	}
 	snap := s.view.Snapshot(c.Cgroups, s.want(f))
 	ex := &explainer{s: s, c: c, snap: snap}
 	var out []Explanation
-	switch f {
-	case Meminfo:
-		out = ex.meminfo(shown, host)
-	case Swaps:
-		out = ex.swaps(shown, host)
-	case CPUInfo:
-		out = ex.cpus("processors", strconv.Itoa(countPrefix(shown, "processor")), strconv.Itoa(countPrefix(host, "processor")))
-	case Stat:
-		out = ex.stat(shown, host)
-	case CPUOnline, CPUPresent, CPUPossible:
-		out = ex.cpus("cpus", string(bytes.TrimSpace(shown)), string(bytes.TrimSpace(host)))
-	case Uptime:
-		out = ex.uptime(shown, host)
-	case Diskstats:
-		if !bytes.Equal(shown, host) {
-			hi, _, _ := ex.hierarchy("io")
-			if hi == nil {
-				hi, _, _ = ex.hierarchy("blkio")
-			}
-			ctrl := "io"
-			if hi != nil && hi.Version == 1 {
-				ctrl = "blkio"
-			}
-			from := fileIO.of(hi) + " of " + ex.path(ctrl) + ": every host device, the container's counts where the cgroup has them, 0 elsewhere; the host's names and field count, fields the cgroup cannot know 0"
-			if io := snap.IO; io != nil && io.Tasks != nil {
-				devs := s.rootDisks(c.Ref.PID)
-				where := "no line (the root file system is on no block device)"
-				if len(devs) > 0 {
-					var names []string
-					for _, d := range devs {
-						names = append(names, strconv.FormatUint(uint64(d.Major), 10)+":"+strconv.FormatUint(uint64(d.Minor), 10))
-					}
-					where = "the line of " + strings.Join(names, " and ") + " (the disk of the container's root file system)"
-				}
-				from = fileIO.of(hi) + " of " + ex.path(ctrl) + " count nothing (v1 blkio throttle files count only on devices with a throttle rule since Linux 6.10; no io controller for the cgroup): sectors read and written are the per-task accounting of its processes (/proc/<pid>/io read_bytes, write_bytes - cancelled_write_bytes; never going down), on " + where + "; every other field and device 0"
-			}
-			out = []Explanation{{Field: "device lines", Shown: strconv.Itoa(countLines(shown)), Host: strconv.Itoa(countLines(host)), From: from}}
-		}
-	case PressureCPU, PressureIO, PressureMemory:
-		if !bytes.Equal(shown, host) {
-			from := "the container's cgroup2 pressure file"
-			if p, ok := s.view.PSIFile(c.Cgroups, psiResource(f)); ok {
-				from = p
-			}
-			out = []Explanation{{Field: "(whole file)", Shown: firstLineOf(shown), Host: firstLineOf(host), From: from}}
-		}
-	case Loadavg:
-		if !bytes.Equal(shown, host) {
-			out = []Explanation{{Field: "loadavg", Shown: strings.TrimSpace(string(shown)), Host: strings.TrimSpace(string(host)),
-				From: "-l: the kernel's exponential averages of the threads in state R or D of the container's cgroup subtree, sampled every 5 s"}}
-		}
-	case Slabinfo:
-		if snap.Slabinfo != nil {
-			out = []Explanation{{Field: "slabinfo", Shown: "cgroup's", Host: "host's",
-				From: "memory.kmem.slabinfo of " + ex.path("memory")}}
-		}
+	if x := rendererOf(f).explain; x != nil {
+		out = x(ex, f, shown, host)
 	}
 	if len(out) == 0 {
 		why := "differs from the host's file (see the content)"
@@ -457,7 +357,7 @@ func meminfoRule(label, shownLine string) string {
 }
 
 // meminfo names the source or rule of every field, changed or not.
-func (e *explainer) meminfo(shown, host []byte) []Explanation {
+func (e *explainer) meminfo(_ File, shown, host []byte) []Explanation {
 	labels, sv := meminfoLines(shown)
 	_, hv := meminfoLines(host)
 	h, _, _ := e.hierarchy("memory")
@@ -523,7 +423,7 @@ func (e *explainer) swapFrom(field string) string {
 	return fmt.Sprintf("SwapTotal - swap used (%s = %s)", fileSwapUsage.of(h), sizeString(m.Swap.UsageBytes))
 }
 
-func (e *explainer) swaps(shown, host []byte) []Explanation {
+func (e *explainer) swaps(_ File, shown, host []byte) []Explanation {
 	if bytes.Equal(shown, host) {
 		return nil
 	}
@@ -580,7 +480,7 @@ func (e *explainer) cpus(field, shown, host string) []Explanation {
 	return []Explanation{{Field: field, Shown: shown, Host: host, From: e.cpusFrom()}}
 }
 
-func (e *explainer) stat(shown, host []byte) []Explanation {
+func (e *explainer) stat(_ File, shown, host []byte) []Explanation {
 	var out []Explanation
 	if s, h := countPrefix(shown, "cpu")-1, countPrefix(host, "cpu")-1; s != h {
 		out = append(out, Explanation{Field: "cpuN lines", Shown: strconv.Itoa(s), Host: strconv.Itoa(h), From: e.cpusFrom()})
@@ -644,7 +544,7 @@ func statValue(b []byte, key string) string {
 	return ""
 }
 
-func (e *explainer) uptime(shown, host []byte) []Explanation {
+func (e *explainer) uptime(_ File, shown, host []byte) []Explanation {
 	s, h := strings.Fields(string(shown)), strings.Fields(string(host))
 	if len(s) < 2 || len(h) < 2 {
 		return nil
@@ -667,31 +567,13 @@ func (e *explainer) uptime(shown, host []byte) []Explanation {
 
 // unchangedReason says why f shows the host's values for the caller.
 func (e *explainer) unchangedReason(f File) string {
-	switch f {
-	case Meminfo, Swaps:
-		m := e.snap.Memory
-		switch {
-		case m == nil:
-			return "no memory values for " + e.path("memory") + " (controller missing, a file unreadable, or the host's root cgroup)"
-		case m.Limit.Unlimited:
-			return "no memory limit on " + e.path("memory") + " or its ancestors"
-		}
-		return "the limits equal the host's"
-	case CPUInfo, CPUOnline, CPUPresent, CPUPossible, Stat:
-		return e.cpusFrom()
-	case Loadavg:
-		return "loadavg is the host's without -l, and for the host's root cgroup"
-	case Diskstats:
-		return "the reader is in the host's root cgroup (or in no cgroup hierarchy): the host's counts are its own"
-	case PressureCPU, PressureIO, PressureMemory:
-		return "no cgroup2 pressure file for the container (no cgroup2 mount, no PSI, or the root cgroup)"
-	case Slabinfo:
-		return "no non-empty memory.kmem.slabinfo for " + e.path("memory")
+	if u := rendererOf(f).unchanged; u != nil {
+		return u(e)
 	}
 	return "not virtualized"
 }
 
 // CPUViewOf is the CPU view of an already resolved caller.
 func (s *Source) CPUViewOf(c *Caller) proc.CPUView {
-	return s.cpuView(s.view.Snapshot(c.Cgroups, s.want(CPUOnline)))
+	return s.cpuView(s.view.Snapshot(c.Cgroups, s.want(vfiles.CPUOnline)))
 }

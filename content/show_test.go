@@ -1,14 +1,18 @@
 package content
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
+)
 
 func TestParseFile(t *testing.T) {
 	for name, want := range map[string]File{
-		"meminfo": Meminfo, "proc/meminfo": Meminfo, "/proc/meminfo": Meminfo,
-		"pressure/io": PressureIO, "/proc/pressure/io": PressureIO,
-		"online": CPUOnline, "sys/devices/system/cpu/online": CPUOnline, "cpu/present": CPUPresent,
-		"/sys/devices/system/cpu/cpu3/online": CPUNOnline, "cpu12/online": CPUNOnline,
-		"offline": CPUOffline,
+		"meminfo": vfiles.Meminfo, "proc/meminfo": vfiles.Meminfo, "/proc/meminfo": vfiles.Meminfo,
+		"pressure/io": vfiles.PressureIO, "/proc/pressure/io": vfiles.PressureIO,
+		"online": vfiles.CPUOnline, "sys/devices/system/cpu/online": vfiles.CPUOnline, "cpu/present": vfiles.CPUPresent,
+		"/sys/devices/system/cpu/cpu3/online": vfiles.CPUNOnline, "cpu12/online": vfiles.CPUNOnline,
+		"offline": vfiles.CPUOffline,
 	} {
 		if got, ok := ParseFile(name); !ok || got != want {
 			t.Errorf("ParseFile(%q) = %v, %v; want %v", name, got, ok, want)
@@ -34,7 +38,7 @@ func FuzzParseFile(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		if got, ok := ParseFile(name); ok && (got < 0 || got >= numFiles) {
+		if got, ok := ParseFile(name); ok && (got < 0 || got >= vfiles.Count) {
 			t.Fatalf("ParseFile(%q) = %d", name, got)
 		}
 	})

@@ -11,8 +11,8 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 func callerHdr(node uint64) *fuse.InHeader {
@@ -108,14 +108,14 @@ func TestForgetCgroupNode(t *testing.T) {
 func TestForgetStatic(t *testing.T) {
 	tr, _ := fakeCgroupTree(t)
 	f := New(Options{Content: &fakeContent{}, SysFS: fakeSys(t), Cgroup: tr})
-	for _, id := range []uint64{idRoot, idProc, idMeminfo, idSysCPU, idCgroup} {
+	for _, id := range []uint64{idRoot, idProc, vfiles.Meminfo.Row().Node, idSysCPU, idCgroup} {
 		f.Forget(id, 1)
 		f.Forget(id, 1<<40)
 		if f.tree.get(id) == nil {
 			t.Errorf("static node %d removed by FORGET", id)
 		}
 	}
-	if id := lookupPath(t, f, idRoot, "proc", "meminfo"); id != idMeminfo {
+	if id := lookupPath(t, f, idRoot, "proc", "meminfo"); id != vfiles.Meminfo.Row().Node {
 		t.Errorf("meminfo ID %d", id)
 	}
 }
@@ -185,17 +185,17 @@ func TestListingsAddNoNodes(t *testing.T) {
 
 func TestReplacementKeepsCount(t *testing.T) {
 	f := New(Options{Content: &fakeContent{}, SysFS: fakeSys(t)})
-	a := f.tree.dynNode(&node{kind: kindFile, file: content.Meminfo, key: "test:r"})
-	f.tree.dynNode(&node{kind: kindFile, file: content.Meminfo, key: "test:r"})
+	a := f.tree.dynNode(&node{kind: kindFile, file: vfiles.Meminfo, key: "test:r"})
+	f.tree.dynNode(&node{kind: kindFile, file: vfiles.Meminfo, key: "test:r"})
 	drainChanged(f)
-	b := f.tree.dynNode(&node{kind: kindFile, file: content.Stat, key: "test:r"})
+	b := f.tree.dynNode(&node{kind: kindFile, file: vfiles.Stat, key: "test:r"})
 	if b == a || b.id != a.id || f.tree.get(a.id) != b {
 		t.Fatal("no replacement with the same ID")
 	}
 	if !changed(f) {
 		t.Error("replacement did not signal NodesChanged")
 	}
-	if a.file != content.Meminfo {
+	if a.file != vfiles.Meminfo {
 		t.Error("the old node was modified")
 	}
 	if got := lookups(f, b.id); got != 3 {
@@ -210,11 +210,11 @@ func TestReplacementKeepsCount(t *testing.T) {
 		t.Fatal("replacement not removed")
 	}
 	// A pinned node's replacement is pinned too.
-	p := f.tree.dynNode(&node{kind: kindFile, file: content.Meminfo, key: "test:p"})
+	p := f.tree.dynNode(&node{kind: kindFile, file: vfiles.Meminfo, key: "test:p"})
 	f.tree.mu.Lock()
 	p.pinned = true
 	f.tree.mu.Unlock()
-	q := f.tree.dynNode(&node{kind: kindFile, file: content.Stat, key: "test:p"})
+	q := f.tree.dynNode(&node{kind: kindFile, file: vfiles.Stat, key: "test:p"})
 	f.Forget(q.id, 2)
 	if f.tree.get(q.id) != q {
 		t.Error("the replacement of a pinned node was removed")

@@ -299,7 +299,7 @@ func (fs *FS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) f
 	default:
 		return fuse.EINVAL
 	}
-	if in.Flags&uint32(unix.O_ACCMODE) != unix.O_RDONLY && n.kind == kindFile && isPressure(n.file) {
+	if in.Flags&uint32(unix.O_ACCMODE) != unix.O_RDONLY && n.kind == kindFile && n.file.Pressure() {
 		return fs.psiOpen(n, in, out) // PSI triggers (poll.go)
 	}
 	if in.Flags&uint32(unix.O_ACCMODE) != unix.O_RDONLY || in.Flags&unix.O_TRUNC != 0 {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // fakeContent renders a multi-line file whose first line counts renders, so
@@ -343,7 +344,7 @@ func TestTreeListings(t *testing.T) {
 	if got, err := os.Readlink(filepath.Join(mnt, "sys/devices/system/cpu/cpu1/subsystem")); err != nil || got != "../../../../bus/cpu" {
 		t.Errorf("readlink = %q, %v", got, err)
 	}
-	if got := read("sys/devices/system/cpu/online"); !strings.HasPrefix(got, "render ") || !strings.Contains(got, fmt.Sprintf("file %d\n", content.CPUOnline)) {
+	if got := read("sys/devices/system/cpu/online"); !strings.HasPrefix(got, "render ") || !strings.Contains(got, fmt.Sprintf("file %d\n", vfiles.CPUOnline)) {
 		t.Errorf("online was not rendered by content: %q", got)
 	}
 }

@@ -63,10 +63,6 @@ type psiHandle struct {
 	closed  bool
 }
 
-func isPressure(f content.File) bool {
-	return f == content.PressureCPU || f == content.PressureIO || f == content.PressureMemory
-}
-
 // psiEnabled reports whether --enable-psi-poll is on.
 func (fs *FS) psiEnabled() (psiSource, bool) {
 	p, ok := fs.src.(psiSource)
@@ -207,7 +203,7 @@ func (fs *FS) PollFile(fh, kh uint64, flags, events uint32, notify func(kh uint6
 		return 0, false
 	}
 	h := fs.handle(fh)
-	if h == nil || h.node == nil || h.node.kind != kindFile || !isPressure(h.node.file) {
+	if h == nil || h.node == nil || h.node.kind != kindFile || !h.node.file.Pressure() {
 		return defaultPollMask, true
 	}
 	p := h.psi

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // blockingContent renders meminfo only once released, every other file at
@@ -20,7 +21,7 @@ type blockingContent struct {
 }
 
 func (b *blockingContent) Render(dst []byte, file content.File, tid int) ([]byte, error) {
-	if file == content.Meminfo {
+	if file == vfiles.Meminfo {
 		b.entered <- struct{}{}
 		<-b.release
 	}

@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // TestStateCoversNode fails when node or handle gain fields: ExportState and
@@ -24,7 +23,7 @@ func TestStateCoversNode(t *testing.T) {
 func TestStateRoundTrip(t *testing.T) {
 	a := New(Options{HandleEpoch: 7})
 	sys := a.tree.sysNode(idSysCPU, "cpu0", kindSysDir, 0)
-	f := a.tree.dynNode(&node{parent: sys.id, name: "x", kind: kindFile, file: content.Meminfo, key: "test:x"})
+	f := a.tree.dynNode(&node{parent: sys.id, name: "x", kind: kindFile, file: vfiles.Meminfo, key: "test:x"})
 	fh := a.addHandle(&handle{node: f, openPID: 42, valid: true, buf: []byte("hello")})
 	dh := a.addHandle(&handle{node: sys, dir: []fuse.DirEntry{{Name: ".", Ino: sys.id}}})
 

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // The sys cpu tree mirrors the host's /sys/devices/system/cpu read-only, with
@@ -22,28 +23,11 @@ import (
 //   - only the caller's cpuN directories exist, and their online reads 1;
 //   - nothing is writable, so no write ever reaches the host.
 
-// cpuLists are the files of the cpu directory itself that are virtual.
-var cpuLists = map[string]content.File{
-	"online":   content.CPUOnline,
-	"present":  content.CPUPresent,
-	"possible": content.CPUPossible,
-	"offline":  content.CPUOffline,
-}
-
 // classify says what the path rel below the cpu directory is: virtual
-// (a content file), or a mirror of whatever the host has there.
+// (a row of the vfiles table), or a mirror of whatever the host has there.
 func (fs *FS) classify(rel string) (nodeKind, content.File, fuse.Status) {
-	dir, name := path.Split(rel)
-	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" {
-		if f, ok := cpuLists[name]; ok {
-			return kindFile, f, fuse.OK
-		}
-	}
-	if name == "online" && !strings.Contains(dir, "/") {
-		if _, ok := cpuNumber(dir); ok {
-			return kindFile, content.CPUNOnline, fuse.OK
-		}
+	if f, ok := vfiles.Lookup(path.Join(vfiles.CPUDir, rel)); ok {
+		return kindFile, f, fuse.OK
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(filepath.Join(fs.sysCPU, rel), &st); err != nil {
@@ -58,13 +42,6 @@ func (fs *FS) classify(rel string) (nodeKind, content.File, fuse.Status) {
 		return kindSysLink, 0, fuse.OK
 	}
 	return 0, 0, fuse.ENOENT
-}
-
-// topCPU returns the cpuN component a path starts with, if any.
-func topCPU(rel string) (string, bool) {
-	first, _, _ := strings.Cut(rel, "/")
-	_, ok := cpuNumber(first)
-	return first, ok
 }
 
 func (fs *FS) sysLookup(parent *node, name string, pid int) (*node, time.Duration, fuse.Status) {
@@ -155,15 +132,9 @@ func (fs *FS) sysList(dir *node, pid int) ([]fuse.DirEntry, fuse.Status) {
 		}
 		addName(name)
 	}
-	switch {
-	case dir.rel == "":
-		for _, name := range []string{"online", "possible", "present", "offline"} {
-			addName(name)
-		}
-	case !strings.Contains(dir.rel, "/"):
-		if _, isCPU := cpuNumber(dir.rel); isCPU {
-			addName("online")
-		}
+	// The virtual files, where the host has none.
+	for _, name := range vfiles.Children(path.Join(vfiles.CPUDir, dir.rel)) {
+		addName(name)
 	}
 	return entries, fuse.OK
 }

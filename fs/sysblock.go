@@ -11,8 +11,8 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // The sys block tree serves, for every host block device, the one file of
@@ -118,7 +118,7 @@ func (fs *FS) blockRender(dst []byte, n *node, pid int) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	disk, err := fs.src.Render(nil, content.Diskstats, pid)
+	disk, err := fs.src.Render(nil, vfiles.Diskstats, pid)
 	if err != nil {
 		return dst, err
 	}

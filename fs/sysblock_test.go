@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // diskContent serves a fixed container diskstats.
@@ -18,7 +19,7 @@ type diskContent struct {
 }
 
 func (d *diskContent) Render(dst []byte, f content.File, tid int) ([]byte, error) {
-	if f == content.Diskstats && d.fail == nil {
+	if f == vfiles.Diskstats && d.fail == nil {
 		return append(dst, d.diskstats...), nil
 	}
 	return d.fakeContent.Render(dst, f, tid)

@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
-	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // The sys node tree mirrors the host's /sys/devices/system/node read-only,
@@ -250,7 +250,7 @@ func (fs *FS) nodeRender(dst []byte, n *node, pid int) ([]byte, error) {
 	case "cpumap":
 		return proc.NodeCPUMap(dst, host, v.viewCPUs(node)), nil
 	case "meminfo":
-		mem, err := fs.src.Render(nil, content.Meminfo, pid)
+		mem, err := fs.src.Render(nil, vfiles.Meminfo, pid)
 		if err != nil {
 			return dst, err
 		}

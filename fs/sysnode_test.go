@@ -10,13 +10,14 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // memContent serves a fixed container meminfo and a CPU view.
 type memContent struct{ fakeContent }
 
 func (m *memContent) Render(dst []byte, f content.File, tid int) ([]byte, error) {
-	if f == content.Meminfo {
+	if f == vfiles.Meminfo {
 		return append(dst, "MemTotal:         262144 kB\nMemFree:          200000 kB\n"...), nil
 	}
 	return m.fakeContent.Render(dst, f, tid)

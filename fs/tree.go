@@ -2,9 +2,12 @@ package fs
 
 import (
 	"hash/fnv"
+	"path"
+	"strings"
 	"sync"
 
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // Node IDs are part of the kernel's state: a container's bind mount of
@@ -69,31 +72,42 @@ type node struct {
 	pinned  bool
 }
 
-// Fixed node IDs of the static tree. Never renumber them: running
+// Fixed node IDs of the static tree's directories; its files have theirs in
+// the vfiles table (3 to 10, 12 to 14). Never renumber them: running
 // containers hold them across upgrades.
 const (
-	idRoot uint64 = 1 + iota
-	idProc
-	idCPUInfo
-	idDiskstats
-	idLoadavg
-	idMeminfo
-	idSlabinfo
-	idStat
-	idSwaps
-	idUptime
-	idPressure
-	idPressureCPU
-	idPressureIO
-	idPressureMemory
-	idSys
-	idSysDevices
-	idSysSystem
-	idSysCPU
-	idCgroup // cgroup/, present unless --disable-cgroup (cgroup.go)
-	idSysNode
-	idSysBlock // sys/block, the block devices' stat files (sysblock.go)
+	idRoot       uint64 = 1
+	idProc       uint64 = 2
+	idPressure   uint64 = 11
+	idSys        uint64 = 15
+	idSysDevices uint64 = 16
+	idSysSystem  uint64 = 17
+	idSysCPU     uint64 = 18
+	idCgroup     uint64 = 19 // cgroup/, present unless --disable-cgroup (cgroup.go)
+	idSysNode    uint64 = 20
+	idSysBlock   uint64 = 21 // sys/block, the block devices' stat files (sysblock.go)
 )
+
+// staticDirs are the static tree's directories by path below the mount
+// point, parents first. A directory lists the table's files in it (in the
+// table's order: lxcfs's readdir order) before its subdirectories (in this
+// order). The sys directories mirror the host's (sys.go, sysnode.go,
+// sysblock.go).
+var staticDirs = []struct {
+	id   uint64
+	path string
+	kind nodeKind
+}{
+	{idRoot, "", kindDir},
+	{idProc, "proc", kindDir},
+	{idPressure, "proc/pressure", kindDir},
+	{idSys, "sys", kindDir},
+	{idSysDevices, "sys/devices", kindDir},
+	{idSysSystem, "sys/devices/system", kindDir},
+	{idSysCPU, vfiles.CPUDir, kindSysDir},
+	{idSysNode, "sys/devices/system/node", kindSysDir},
+	{idSysBlock, "sys/block", kindSysDir},
+}
 
 // dynIDBase marks IDs derived from keys of dynamic nodes; static IDs stay
 // far below it.
@@ -112,37 +126,37 @@ type tree struct {
 
 func newTree() *tree {
 	t := &tree{static: map[uint64]*node{}, dyn: map[uint64]*node{}, changed: make(chan struct{}, 1)}
-	add := func(id, parent uint64, name string, kind nodeKind, f content.File) {
-		n := &node{id: id, parent: parent, name: name, kind: kind, file: f}
-		t.static[id] = n
-		if p := t.static[parent]; p != nil && id != parent {
-			p.children = append(p.children, id)
+	dirs := map[string]*node{}
+	parentOf := func(p string) *node {
+		dir, _ := path.Split(p)
+		parent := dirs[strings.TrimSuffix(dir, "/")]
+		if parent == nil {
+			panic("fs: no static directory for " + p)
 		}
+		return parent
 	}
-	add(idRoot, idRoot, "", kindDir, 0)
-	add(idProc, idRoot, "proc", kindDir, 0)
-	// lxcfs's readdir order.
-	add(idCPUInfo, idProc, "cpuinfo", kindFile, content.CPUInfo)
-	add(idMeminfo, idProc, "meminfo", kindFile, content.Meminfo)
-	add(idStat, idProc, "stat", kindFile, content.Stat)
-	add(idUptime, idProc, "uptime", kindFile, content.Uptime)
-	add(idDiskstats, idProc, "diskstats", kindFile, content.Diskstats)
-	add(idSwaps, idProc, "swaps", kindFile, content.Swaps)
-	add(idLoadavg, idProc, "loadavg", kindFile, content.Loadavg)
-	add(idSlabinfo, idProc, "slabinfo", kindFile, content.Slabinfo)
-	add(idPressure, idProc, "pressure", kindDir, 0)
-	add(idPressureCPU, idPressure, "cpu", kindFile, content.PressureCPU)
-	add(idPressureIO, idPressure, "io", kindFile, content.PressureIO)
-	add(idPressureMemory, idPressure, "memory", kindFile, content.PressureMemory)
-	add(idSys, idRoot, "sys", kindDir, 0)
-	add(idSysDevices, idSys, "devices", kindDir, 0)
-	add(idSysSystem, idSysDevices, "system", kindDir, 0)
-	t.static[idSysCPU] = &node{id: idSysCPU, parent: idSysSystem, name: "cpu", kind: kindSysDir}
-	t.static[idSysSystem].children = append(t.static[idSysSystem].children, idSysCPU)
-	t.static[idSysNode] = &node{id: idSysNode, parent: idSysSystem, name: "node", kind: kindSysDir}
-	t.static[idSysSystem].children = append(t.static[idSysSystem].children, idSysNode)
-	t.static[idSysBlock] = &node{id: idSysBlock, parent: idSys, name: "block", kind: kindSysDir}
-	t.static[idSys].children = append(t.static[idSys].children, idSysBlock)
+	for _, d := range staticDirs {
+		n := &node{id: d.id, parent: idRoot, name: path.Base(d.path), kind: d.kind}
+		if d.path == "" {
+			n.name = ""
+		} else {
+			n.parent = parentOf(d.path).id
+		}
+		t.static[n.id] = n
+		dirs[d.path] = n
+	}
+	for _, r := range vfiles.Rows() {
+		if r.Node == 0 {
+			continue // a file of the sys cpu mirror (sys.go)
+		}
+		p := parentOf(r.Path)
+		t.static[r.Node] = &node{id: r.Node, parent: p.id, name: path.Base(r.Path), kind: kindFile, file: r.File}
+		p.children = append(p.children, r.Node)
+	}
+	for _, d := range staticDirs[1:] {
+		p := parentOf(d.path)
+		p.children = append(p.children, d.id)
+	}
 	return t
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // fakeContent renders "x\n", or fails with err.
@@ -38,17 +39,17 @@ func TestInstrument(t *testing.T) {
 	m := New()
 	ok := m.Instrument(&fakeContent{})
 	for range 3 {
-		if b, err := ok.Render(nil, content.Meminfo, 1); err != nil || string(b) != "x\n" {
+		if b, err := ok.Render(nil, vfiles.Meminfo, 1); err != nil || string(b) != "x\n" {
 			t.Fatalf("Render = %q, %v", b, err)
 		}
 	}
-	if got := ok.SizeHint(content.Meminfo); got != 4096 {
+	if got := ok.SizeHint(vfiles.Meminfo); got != 4096 {
 		t.Errorf("SizeHint passes through as %d", got)
 	}
 	gone := m.Instrument(&fakeContent{err: fmt.Errorf("x: %w", content.ErrCallerGone)})
-	gone.Render(nil, content.Stat, 1)
+	gone.Render(nil, vfiles.Stat, 1)
 	eio := m.Instrument(&fakeContent{err: fmt.Errorf("y: %w", syscall.EIO)})
-	eio.Render(nil, content.Stat, 1)
+	eio.Render(nil, vfiles.Stat, 1)
 
 	for _, c := range []struct {
 		got  float64
@@ -91,10 +92,10 @@ func TestFallbackMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for pid, f := range map[int]content.File{
-		7001: content.Meminfo, // memory.limit_in_bytes "lots"
-		7003: content.CPUInfo, // cpuset "0-x"
-		7004: content.Stat,    // cpuacct.usage_all garbage
-		7008: content.CPUInfo, // cpu.cfs_quota_us "fast"
+		7001: vfiles.Meminfo, // memory.limit_in_bytes "lots"
+		7003: vfiles.CPUInfo, // cpuset "0-x"
+		7004: vfiles.Stat,    // cpuacct.usage_all garbage
+		7008: vfiles.CPUInfo, // cpu.cfs_quota_us "fast"
 	} {
 		if _, err := src.RenderOwn(nil, f, pid); err != nil {
 			t.Fatalf("pid %d: %v", pid, err)
@@ -133,7 +134,7 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 func TestEndpointTCP(t *testing.T) {
 	t.Parallel()
 	m := New()
-	m.Instrument(&fakeContent{}).Render(nil, content.Uptime, 1)
+	m.Instrument(&fakeContent{}).Render(nil, vfiles.Uptime, 1)
 	m.Upgrade(true)
 	m.SetTrackedContainers(3)
 	var healthErr error

@@ -5,9 +5,9 @@
 // # What a pod gets
 //
 // Every container and init container gets, from the daemon's directory on the
-// node (--lxcfs-dir, default /var/lib/lxcfs), /proc/{cpuinfo, diskstats,
-// loadavg, meminfo, slabinfo, stat, swaps, uptime} and the whole
-// /sys/devices/system/cpu view (--files chooses others). Init containers
+// node (--lxcfs-dir, default /var/lib/lxcfs), what the vfiles table binds
+// by default (Files: every /proc file but /proc/pressure/*, and the whole
+// /sys/devices/system/cpu view; --files chooses others). Init containers
 // get them too: they run under the same limits, and what they size from
 // /proc (worker counts, heap sizes, generated configs) should match what
 // the app containers will see. /proc/pressure/* is left out unless named in

@@ -113,3 +113,32 @@ func TestWebhookManifest(t *testing.T) {
 		}
 	}
 }
+
+// TestHelmValuesFiles: the chart's default webhook.files are the webhook's
+// Files (the vfiles table's default binds).
+func TestHelmValuesFiles(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../deploy/helm/lxcfs-go/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\nwebhook:\n")
+	if !ok {
+		t.Fatal("values.yaml has no webhook section")
+	}
+	_, rest, ok = strings.Cut(rest, "\n  files:\n")
+	if !ok {
+		t.Fatal("values.yaml has no webhook.files")
+	}
+	var files []string
+	for line := range strings.SplitSeq(rest, "\n") {
+		f, ok := strings.CutPrefix(line, "    - ")
+		if !ok {
+			break
+		}
+		files = append(files, f)
+	}
+	if diff := cmp.Diff(Files, files); diff != "" {
+		t.Errorf("values.yaml webhook.files differ from the webhook's Files (-webhook +yaml):\n%s", diff)
+	}
+}

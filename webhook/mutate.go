@@ -6,6 +6,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // Keys of the labels and annotations the webhook reads and writes.
@@ -30,25 +32,17 @@ const (
 const DefaultDir = "/var/lib/lxcfs"
 
 // Files are the daemon's files a container gets, each at the same path below
-// the daemon's directory and below the container's root. /proc/pressure/* is
-// not among them: runc refuses bind mounts there.
-var Files = []string{
-	"proc/cpuinfo",
-	"proc/diskstats",
-	"proc/loadavg",
-	"proc/meminfo",
-	"proc/slabinfo",
-	"proc/stat",
-	"proc/swaps",
-	"proc/uptime",
-	"sys/devices/system/cpu",
-}
+// the daemon's directory and below the container's root: what the vfiles
+// table binds by default (proc/meminfo, ..., and the whole
+// sys/devices/system/cpu view). /proc/pressure/* is not among them: runc
+// refuses bind mounts there.
+var Files = vfiles.Bound()
 
-// PressureFiles are the daemon's PSI files. They are not among Files by
-// default: runc refuses bind mounts onto /proc/pressure (docs/oci.md), so a
-// pod given them would not start. For runtimes that allow them, name them
-// in Options.Files (--files).
-var PressureFiles = []string{"proc/pressure/cpu", "proc/pressure/io", "proc/pressure/memory"}
+// PressureFiles are the daemon's PSI files, the table's opt-in rows. They
+// are not among Files by default: runc refuses bind mounts onto
+// /proc/pressure (docs/oci.md), so a pod given them would not start. For
+// runtimes that allow them, name them in Options.Files (--files).
+var PressureFiles = vfiles.OptIn()
 
 // KnownFile reports whether file is one the daemon serves and a pod can
 // be given: one of Files or PressureFiles.

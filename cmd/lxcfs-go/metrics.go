@@ -9,6 +9,7 @@ import (
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/metrics"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // daemonMetrics is the --metrics-addr endpoint of a running daemon. A nil
@@ -43,7 +44,7 @@ func (d *daemonMetrics) health() error {
 	if !d.mounted.Load() || src == nil {
 		return errors.New("not mounted yet")
 	}
-	_, err := src.Render(nil, content.Meminfo, os.Getpid())
+	_, err := src.Render(nil, vfiles.Meminfo, os.Getpid())
 	return err
 }
 

@@ -102,7 +102,7 @@ func showMain(args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(stdout, "==> %s <==\n", f.MountPath())
 		}
-		b, err := renderFor(src, f, c)
+		b, err := src.RenderFor(nil, f, c)
 		if err != nil {
 			fmt.Fprintf(stderr, "lxcfs-go show: %s: %v\n", f.MountPath(), err)
 			code = 1
@@ -114,13 +114,6 @@ func showMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
-}
-
-func renderFor(src *content.Source, f content.File, c *content.Caller) ([]byte, error) {
-	if f == content.CPUNOnline {
-		return []byte("1\n"), nil
-	}
-	return src.RenderFor(nil, f, c)
 }
 
 func writeExplain(w io.Writer, src *content.Source, f content.File, c *content.Caller, pid int, shown []byte) {

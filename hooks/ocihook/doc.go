@@ -19,7 +19,7 @@
 // # What it binds
 //
 //   - proc/<file> over the container's /proc/<file>, read-only, except
-//     proc/pressure: runc allows only a fixed list of bind mounts under /proc
+//     proc/pressure (opt-in in the vfiles table): runc allows only a fixed list of bind mounts under /proc
 //     (cpuinfo, diskstats, meminfo, stat, swaps, uptime, loadavg, slabinfo,
 //     ...) and refuses /proc/pressure/*, so the hook keeps the container's
 //     /proc what runc itself would accept;

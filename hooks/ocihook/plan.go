@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // InjectAnnotation opts a container out when it is "false". The Kubernetes
@@ -115,8 +116,8 @@ type Bind struct {
 func Plan(d Daemon) []Bind {
 	var binds []Bind
 	for _, name := range d.Proc {
-		if name == "pressure" {
-			continue // refused by runc under /proc: see the package comment
+		if !vfiles.BoundByDefault(path.Join("proc", name)) {
+			continue // pressure: refused by runc under /proc, see the package comment
 		}
 		binds = append(binds, Bind{
 			Source:   path.Join(d.Dir, "proc", name),
@@ -124,7 +125,7 @@ func Plan(d Daemon) []Bind {
 			ReadOnly: true,
 		})
 	}
-	const cpu = "sys/devices/system/cpu"
+	const cpu = vfiles.CPUDir
 	if slices.Contains(d.CPU, "uevent") {
 		// The daemon serves a whole view of the directory.
 		binds = append(binds, Bind{Source: path.Join(d.Dir, cpu), Target: cpu, ReadOnly: true})

@@ -11,9 +11,3 @@ func Slabinfo(dst, host, cgroupSlab []byte) []byte {
 	}
 	return append(dst, host...)
 }
-
-// Passthrough appends host to dst unchanged: loadavg without -l, and the
-// files not virtualized yet.
-func Passthrough(dst, host []byte) []byte {
-	return append(dst, host...)
-}
