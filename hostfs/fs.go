@@ -1,0 +1,245 @@
+package hostfs
+
+import (
+	"io/fs"
+	"path"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/internal/kfile"
+)
+
+// Options says where the host's files are and which clock measures the
+// caches' lifetimes.
+type Options struct {
+	// ProcFS is the procfs root; "/proc" when empty.
+	ProcFS string
+	// SysFS is the sysfs root; "/sys" when empty.
+	SysFS string
+	// Now is the clock of the cached texts and of the kept fds' sweeps;
+	// time.Now when nil.
+	Now func() time.Time
+	// MaxKept bounds the fds kept open; 0 means a quarter of the fd limit,
+	// at most 4096.
+	MaxKept int
+}
+
+// FS is the host's kernel files below the roots of its Options. It is safe
+// for concurrent use; one FS serves the whole daemon.
+type FS struct {
+	procFS, sysFS string
+	// The cached files' paths, joined once.
+	meminfoPath, cpuinfoPath, onlinePath string
+
+	now      func() time.Time
+	fdBudget int
+	kept     *kfile.Cache
+
+	online  atomic.Pointer[string]       // the online list's last text
+	cpuinfo atomic.Pointer[cpuinfoEntry] // see CPUInfo
+	meminfo atomic.Pointer[textEntry]    // see Meminfo
+}
+
+// New returns an FS reading below the roots of o. It opens nothing: files
+// are opened at their first read.
+func New(o Options) *FS {
+	if o.ProcFS == "" {
+		o.ProcFS = "/proc"
+	}
+	if o.SysFS == "" {
+		o.SysFS = "/sys"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	budget := kfile.FDBudget()
+	if o.MaxKept <= 0 {
+		o.MaxKept = min(4096, budget/4)
+	}
+	f := &FS{
+		procFS:      o.ProcFS,
+		sysFS:       o.SysFS,
+		meminfoPath: path.Join(o.ProcFS, "meminfo"),
+		cpuinfoPath: path.Join(o.ProcFS, "cpuinfo"),
+		onlinePath:  path.Join(o.SysFS, "devices/system/cpu/online"),
+		now:         o.Now,
+		fdBudget:    budget,
+		kept:        kfile.NewCache(o.MaxKept),
+	}
+	f.kept.Now = o.Now
+	return f
+}
+
+// ProcFS is the procfs root.
+func (f *FS) ProcFS() string { return f.procFS }
+
+// SysFS is the sysfs root.
+func (f *FS) SysFS() string { return f.sysFS }
+
+// Now reads the FS's clock.
+func (f *FS) Now() time.Time { return f.now() }
+
+// FDBudget is the soft limit on open files when the FS was made (Go raises
+// it to the hard limit at start-up), or 1024 if unknown. Other caches of
+// fds size themselves from it.
+func (f *FS) FDBudget() int { return f.fdBudget }
+
+// ReadInto reads the whole of the file name into *bp (growing it) and
+// returns the content, which aliases *bp: from a kept fd when the kernel
+// generates it as one record (SingleRecord), else opened and read to its
+// end. Errors are *fs.PathError wrapping the errno, as os.ReadFile gives.
+// Get bp from kfile.GetBuf.
+func (f *FS) ReadInto(name string, bp *[]byte) ([]byte, error) {
+	if SingleRecord(name) {
+		return f.kept.Read(name, bp)
+	}
+	return kfile.ReadToEOF(name, bp)
+}
+
+// ReadFile reads the whole of a small file into a new slice of its exact
+// length, as ReadInto does.
+func (f *FS) ReadFile(name string) ([]byte, error) {
+	bp := kfile.GetBuf()
+	b, err := f.ReadInto(name, bp)
+	var out []byte
+	if err == nil {
+		out = make([]byte, len(b))
+		copy(out, b)
+	}
+	kfile.PutBuf(bp)
+	return out, err
+}
+
+// Kept reports whether an fd is kept open for name.
+func (f *FS) Kept(name string) bool { return f.kept.Kept(name) }
+
+// Close closes every kept fd. The FS stays usable: later reads open their
+// files again.
+func (f *FS) Close() { f.kept.Reset() }
+
+// SingleRecord reports whether the kernel generates the file named by its
+// base name as one seq_file record, so that one pread at offset 0 returns
+// all of it whenever it fits the buffer. Multi-record seq_files (tasks,
+// cgroup.procs, /proc/swaps, /proc/diskstats, /proc/cpuinfo, mountinfo) can
+// return less than the buffer before their end; they are read to EOF.
+func SingleRecord(name string) bool {
+	base := path.Base(name)
+	switch base {
+	case "meminfo", "stat", "uptime", "loadavg", // /proc/
+		"online", "present", "possible", "offline", // /sys/devices/system/cpu/
+		"cpu", "io", "memory", "irq", // /proc/pressure/
+		"status", "cgroup", // /proc/<pid>/ (and stat)
+		"cgroup.controllers", "cgroup.subtree_control",
+		"cpuacct.usage_all", "cpuacct.usage_percpu", "cpuacct.stat", "cpuacct.usage",
+		"cpuset.cpus", "cpuset.effective_cpus", "cpuset.cpus.effective", "cpuset.mems", "cpuset.effective_mems",
+		"io.stat":
+		return true
+	}
+	if strings.HasPrefix(base, "memory.") {
+		// Every memory.* file is one record except the slab listing.
+		return base != "memory.kmem.slabinfo" && base != "memory.numa_stat"
+	}
+	return strings.HasPrefix(base, "cpu.") || strings.HasSuffix(base, ".pressure")
+}
+
+// CPUInfoTTL is how long /proc/cpuinfo text is reused while the online CPU
+// list stays the same; within it only "cpu MHz" can drift. cpuinfo is the
+// costliest file to generate: the kernel samples every CPU's frequency.
+const CPUInfoTTL = time.Second
+
+// MeminfoTTL is how long the host's /proc/meminfo text is reused. A
+// container's meminfo takes only MemTotal (when it has no limit), SwapTotal
+// and the lines it does not rewrite from it; every value of the container's
+// own is read from its cgroup on each read. The kernel's global memory
+// counters themselves lag by up to vm.stat_interval (1 s): per-CPU deltas
+// are folded into them that often. A tenth of that is not visible, and saves
+// the kernel generating the file (about 7 us) on nearly every read under
+// load.
+const MeminfoTTL = 100 * time.Millisecond
+
+// textEntry is a host file's text as read at a time.
+type textEntry struct {
+	at   time.Time
+	text []byte
+}
+
+// fresh reports whether e was read less than ttl before now.
+func (e *textEntry) fresh(now time.Time, ttl time.Duration) bool {
+	return e != nil && now.Sub(e.at) < ttl
+}
+
+type cpuinfoEntry struct {
+	textEntry
+	online string // the online list it was read under
+}
+
+// Meminfo is the text of ProcFS/meminfo, shared and never modified: a copy
+// at most MeminfoTTL old. Only a file the kernel generates is reused (not
+// a fixture).
+func (f *FS) Meminfo() ([]byte, error) {
+	now := f.now()
+	if e := f.meminfo.Load(); e.fresh(now, MeminfoTTL) {
+		return e.text, nil
+	}
+	bp := kfile.GetBuf()
+	defer kfile.PutBuf(bp)
+	b, err := f.kept.Read(f.meminfoPath, bp)
+	if err != nil {
+		return nil, err
+	}
+	text := append([]byte(nil), b...)
+	if f.kept.Kept(f.meminfoPath) {
+		f.meminfo.Store(&textEntry{at: now, text: text})
+	}
+	return text, nil
+}
+
+// CPUInfo is the text of ProcFS/cpuinfo, shared and never modified: a copy
+// at most CPUInfoTTL old, read again at once when the online CPU list
+// changed. Only a file the kernel generates is reused, and only while the
+// online list can be read.
+func (f *FS) CPUInfo() ([]byte, error) {
+	online, _ := f.CPUOnline()
+	now := f.now()
+	if e := f.cpuinfo.Load(); e != nil && e.fresh(now, CPUInfoTTL) && e.online == online {
+		return e.text, nil
+	}
+	bp := kfile.GetBuf()
+	defer kfile.PutBuf(bp)
+	fd, err := kfile.OpenRO(f.cpuinfoPath)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: f.cpuinfoPath, Err: err}
+	}
+	kernel := kfile.OnKernelFS(fd)
+	b, err := kfile.ReadFD(fd, f.cpuinfoPath, bp)
+	unix.Close(fd)
+	if err != nil {
+		return nil, err
+	}
+	text := append([]byte(nil), b...)
+	if kernel && online != "" {
+		f.cpuinfo.Store(&cpuinfoEntry{textEntry{at: now, text: text}, online})
+	}
+	return text, nil
+}
+
+// CPUOnline is the text of SysFS/devices/system/cpu/online. While the file
+// reads the same, the same string is returned (no allocation), so callers
+// may keep what they derive from it keyed by the text.
+func (f *FS) CPUOnline() (string, error) {
+	bp := kfile.GetBuf()
+	defer kfile.PutBuf(bp)
+	b, err := f.kept.Read(f.onlinePath, bp)
+	if err != nil {
+		return "", err
+	}
+	if p := f.online.Load(); p != nil && *p == string(b) {
+		return *p, nil
+	}
+	s := string(b)
+	f.online.Store(&s)
+	return s, nil
+}
