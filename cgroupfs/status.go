@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // Status is what the decisions need from /proc/<pid>/status, as the daemon
@@ -25,7 +26,7 @@ type Status struct {
 // Tgid, Uid, Gid and NSpid must be present.
 func ParseStatus(b []byte) (Status, error) {
 	var s Status
-	field := func(key string) (string, bool) { return cgroupview.ParseStatusField(b, key) }
+	field := func(key string) (string, bool) { return hostfs.ParseStatusField(b, key) }
 	bad := func(key, v string) error {
 		return fmt.Errorf("%w: status %s: %q", cgroupview.ErrParse, key, v)
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // Resolver finds whose cgroups a request sees; *cgroupview.View is one.
@@ -198,7 +199,7 @@ func (t *Tree) sameProcess(ref cgroupview.Process) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", cgroupview.ErrNoProcess, err)
 	}
-	start, err := cgroupview.ParseStatStartTicks(b)
+	start, err := hostfs.ParseStatStartTicks(b)
 	if err != nil || start != ref.StartTicks {
 		return fmt.Errorf("%w: pid %d was replaced", cgroupview.ErrNoProcess, ref.PID)
 	}

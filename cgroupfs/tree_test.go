@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // fakeResolver puts every caller in one container whose init is the test
@@ -45,7 +46,7 @@ func self(t testing.TB) cgroupview.Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start, err := cgroupview.ParseStatStartTicks(b)
+	start, err := hostfs.ParseStatStartTicks(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,22 @@
 package cgroupview
 
-import "log/slog"
+import (
+	"log/slog"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
+)
 
 // Options says where the host's files are. The daemon passes the real roots;
 // tests pass a fixture tree that looks like a v1, hybrid or v2 host.
 type Options struct {
 	// ProcFS is the procfs root; "/proc" on a real host. mountinfo is read
 	// from ProcFS/self/mountinfo, a process's cgroups from
-	// ProcFS/<pid>/cgroup.
+	// ProcFS/<pid>/cgroup. Ignored when Host is set: Host's root is used.
 	ProcFS string
+	// Host reads every file (and keeps their fds); when nil, New makes
+	// one of its own on ProcFS. The daemon passes content's, so that one
+	// cache serves both.
+	Host *hostfs.FS
 	// MountPrefix is prepended to every mount point named in mountinfo
 	// before it is opened; "" on a real host, the fixture root in tests.
 	MountPrefix string

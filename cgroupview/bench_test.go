@@ -3,6 +3,8 @@ package cgroupview
 import (
 	"os"
 	"testing"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 func BenchmarkSnapshotHybridFixture(b *testing.B) {
@@ -100,9 +102,10 @@ func BenchmarkResolveSelf(b *testing.B) {
 }
 
 func BenchmarkReadSmallKept(b *testing.B) {
+	h := hostfs.New(hostfs.Options{})
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := readSmall("/proc/self/stat"); err != nil {
+		if _, err := h.ReadFile("/proc/self/stat"); err != nil {
 			b.Fatal(err)
 		}
 	}

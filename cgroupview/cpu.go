@@ -27,7 +27,7 @@ func walkCPUSet(d cgroupDir, files ...string) (CPUSet, error) {
 		found := false
 		for _, f := range files {
 			name := d.file(f)
-			b, err := readSmall(name)
+			b, err := d.host.ReadFile(name)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}

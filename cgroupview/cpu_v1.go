@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // cpusetV1 is the effective CPU set of a v1 cpuset cgroup:
@@ -18,11 +20,11 @@ func cpusetV1(d cgroupDir) (CPUSet, error) {
 // its ancestors; a quota of -1 is none.
 func quotaV1(d cgroupDir) (float64, error) {
 	return walkQuota(d, func(d cgroupDir) (Limit, uint64, error) {
-		quota, err := readLimitFile(d.file("cpu.cfs_quota_us"))
+		quota, err := d.readLimit("cpu.cfs_quota_us")
 		if err != nil || quota.Unlimited {
 			return quota, 0, err
 		}
-		period, err := readUintFile(d.file("cpu.cfs_period_us"))
+		period, err := d.readUint("cpu.cfs_period_us")
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				err = fmt.Errorf("%w: cpu.cfs_quota_us without cpu.cfs_period_us", ErrParse)
@@ -40,11 +42,11 @@ func quotaV1(d cgroupDir) (float64, error) {
 // that lack usage_all.
 func usageV1(d cgroupDir) (*CPUUsage, error) {
 	name := d.file("cpuacct.usage_all")
-	b, err := readSmall(name)
+	b, err := d.host.ReadFile(name)
 	parse := ParseCPUAcctUsageAll
 	if errors.Is(err, fs.ErrNotExist) {
 		name = d.file("cpuacct.usage_percpu")
-		b, err = readSmall(name)
+		b, err = d.host.ReadFile(name)
 		parse = ParseCPUAcctUsagePercpu
 	}
 	if err != nil {
@@ -65,11 +67,7 @@ func ParseCPUAcctUsageAll(b []byte) (*CPUUsage, error) {
 	header := false
 	for len(b) > 0 {
 		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
+		line, b = hostfs.CutLine(b)
 		f := bytes.Fields(line)
 		if len(f) == 0 {
 			continue

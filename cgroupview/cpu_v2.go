@@ -18,7 +18,7 @@ func cpusetV2(d cgroupDir) (CPUSet, error) {
 func quotaV2(d cgroupDir) (float64, error) {
 	return walkQuota(d, func(d cgroupDir) (Limit, uint64, error) {
 		name := d.file("cpu.max")
-		b, err := readSmall(name)
+		b, err := d.host.ReadFile(name)
 		if err != nil {
 			return Limit{}, 0, err
 		}
@@ -34,7 +34,7 @@ func quotaV2(d cgroupDir) (float64, error) {
 // root) on Linux 4.15 and later.
 func usageV2(d cgroupDir) (*CPUUsage, error) {
 	name := d.file("cpu.stat")
-	b, err := readSmall(name)
+	b, err := d.host.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,15 @@
 package cgroupview
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
+)
 
 // ErrParse is wrapped by every error about malformed kernel or cgroup text.
-var ErrParse = errors.New("cgroupview: parse error")
+// It is hostfs.ErrParse: the host files' parsers (mountinfo,
+// /proc/<pid>/stat) live there, and callers test one sentinel.
+var ErrParse = hostfs.ErrParse
 
 // ErrNoController is wrapped when a controller needed for a value is mounted
 // in no hierarchy the daemon can read.

@@ -14,50 +14,6 @@ import (
 	"time"
 )
 
-func keptFD(name string) bool { return keptFiles.Kept(name) }
-
-// A file on an ordinary file system is never kept open: a fixture replaced
-// by rename reads as the new file.
-func TestFastReadOrdinaryFileNotKept(t *testing.T) {
-	dir := t.TempDir()
-	name := filepath.Join(dir, "memory.limit_in_bytes")
-	if err := os.WriteFile(name, []byte("1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := readSmall(name); err != nil || string(b) != "1\n" {
-		t.Fatalf("first read = %q, %v", b, err)
-	}
-	if keptFD(name) {
-		t.Fatal("fd of an ordinary file kept")
-	}
-	tmp := name + ".new"
-	if err := os.WriteFile(tmp, []byte("2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := readSmall(name); err != nil || string(b) != "2\n" {
-		t.Fatalf("after replace = %q, %v", b, err)
-	}
-	os.Remove(name)
-	if _, err := readSmall(name); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("after remove: err = %v, want not exist", err)
-	}
-}
-
-// A large one-record file is read whole, in one generation.
-func TestFastReadGrowsBuffer(t *testing.T) {
-	name := filepath.Join(t.TempDir(), "memory.stat")
-	want := strings.Repeat("total_cache 12345678\n", 2000) // 42 KB
-	if err := os.WriteFile(name, []byte(want), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := readSmall(name); err != nil || string(b) != want {
-		t.Fatalf("read %d bytes, %v; want %d", len(b), err, len(want))
-	}
-}
-
 func startSleep(t *testing.T) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command("sleep", "60")
@@ -66,30 +22,6 @@ func startSleep(t *testing.T) *exec.Cmd {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	return cmd
-}
-
-// The kept fd of a /proc/<pid> file belongs to that process: once it is
-// gone the read fails as gone, never with the dead process's text.
-func TestFastReadProcessGone(t *testing.T) {
-	cmd := startSleep(t)
-	name := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/stat"
-	b, err := readSmall(name)
-	if err != nil || !strings.Contains(string(b), "(sleep)") {
-		t.Fatalf("read %q, %v", b, err)
-	}
-	if !keptFD(name) {
-		t.Skip("/proc is not procfs here")
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	if b, err := readSmall(name); err == nil {
-		t.Fatalf("read of a reaped process = %q, want an error", b)
-	} else if !isGone(err) {
-		t.Fatalf("err = %v, want a gone error", err)
-	}
-	if keptFD(name) {
-		t.Fatal("fd of a reaped process still kept")
-	}
 }
 
 // A reused pid is read afresh: ContainerInit and Cgroups describe the new
@@ -112,7 +44,7 @@ func TestCacheReusedPid(t *testing.T) {
 		if _, err := v.Cgroups(pid); err != nil {
 			t.Fatal(err)
 		}
-		statA, _ := readSmall("/proc/" + strconv.Itoa(pid) + "/stat")
+		statA, _ := v.host.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		a.Process.Kill()
 		a.Wait()
 		// Let the clock tick, so that the new process's start time differs.
@@ -130,7 +62,7 @@ func TestCacheReusedPid(t *testing.T) {
 			b.Wait()
 			continue // another fork took it
 		}
-		statB, err := readSmall("/proc/" + strconv.Itoa(pid) + "/stat")
+		statB, err := v.host.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		if err != nil || !strings.Contains(string(statB), "(cat)") {
 			t.Fatalf("reused pid %d: stat = %q, %v (old: %q)", pid, statB, err, statA)
 		}
@@ -229,7 +161,7 @@ func TestCacheCgroupRecreated(t *testing.T) {
 	if l := memLimit(t, v, rel); l != Bytes(64<<20) {
 		t.Fatalf("limit = %+v, want 64 MiB", l)
 	}
-	if !keptFD(v.memory.MountPoint + rel + "/memory.stat") {
+	if !v.host.Kept(v.memory.MountPoint + rel + "/memory.stat") {
 		t.Fatal("memory.stat of a real cgroup not kept open")
 	}
 	if err := syscall.Rmdir(v.memory.MountPoint + rel); err != nil {

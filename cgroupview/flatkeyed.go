@@ -3,6 +3,8 @@ package cgroupview
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // parseFlatKeyed calls fn for every "key value" line of a flat-keyed cgroup
@@ -13,11 +15,7 @@ func parseFlatKeyed(b []byte, fn func(key, value []byte) error) error {
 	lines := 0
 	for len(b) > 0 {
 		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
+		line, b = hostfs.CutLine(b)
 		key, value, ok := twoFields(line)
 		if !ok {
 			if len(bytes.TrimSpace(line)) == 0 {

@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // The fuzz targets check that no parser of kernel text panics and that every
 // error wraps ErrParse. Run one with, e.g.,
 //
-//	go test -run '^$' -fuzz FuzzParseMountinfo ./cgroupview
+//	go test -run '^$' -fuzz FuzzDetectLayout ./cgroupview
 
 // seedFiles adds every fixture file with the given base name as a seed.
 func seedFiles(f *testing.F, base string) {
@@ -33,7 +35,7 @@ func checkParseErr(t *testing.T, err error) {
 	}
 }
 
-func FuzzParseMountinfo(f *testing.F) {
+func FuzzDetectLayout(f *testing.F) {
 	for _, fx := range []string{"v1", "hybrid", "v2", "no-memory", "no-limit", "broken"} {
 		if b, err := os.ReadFile("testdata/" + fx + "/proc/self/mountinfo"); err == nil {
 			f.Add(b)
@@ -41,7 +43,7 @@ func FuzzParseMountinfo(f *testing.F) {
 	}
 	f.Add([]byte(`70 21 0:26 /a\040b /m\134 rw - cgroup  rw,memory`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ms, err := ParseMountinfo(bytes.NewReader(b))
+		ms, err := hostfs.ParseMountinfo(bytes.NewReader(b))
 		checkParseErr(t, err)
 		if err == nil {
 			_, err := DetectLayout(ms, func(string) ([]string, error) { return []string{"memory"}, nil })
@@ -131,16 +133,6 @@ func FuzzParseCPUSet(f *testing.F) {
 		if err != nil || !again.Equal(set) {
 			t.Fatalf("%q: String() %q does not parse back: %v", s, set.String(), err)
 		}
-	})
-}
-
-func FuzzParseProcPid(f *testing.F) {
-	f.Add([]byte(statLine("a) (b", 7)), "Tgid")
-	f.Add([]byte("Tgid:\t1\nNSpid:\t1\t2\n"), "NSpid")
-	f.Fuzz(func(t *testing.T, b []byte, key string) {
-		_, err := ParseStatStartTicks(b)
-		checkParseErr(t, err)
-		_, _ = ParseStatusField(b, key)
 	})
 }
 

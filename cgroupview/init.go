@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 	"io/fs"
 	"maps"
 	"os"
@@ -14,6 +13,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
+	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 )
 
 // Process names a process and pins it against PID reuse: the same PID with
@@ -172,11 +174,11 @@ func (v *View) threadGroup(tid int) (tgid int, thread Process, err error) {
 		return e.tgid, thread, nil
 	}
 	name := v.procPath(tid, "status")
-	b, err := readSmall(name)
+	b, err := v.host.ReadFile(name)
 	if err != nil {
 		return 0, Process{}, noProcess(err)
 	}
-	s, ok := ParseStatusField(b, "Tgid")
+	s, ok := hostfs.ParseStatusField(b, "Tgid")
 	tgid, err = strconv.Atoi(s)
 	if !ok || err != nil || tgid <= 0 {
 		return 0, Process{}, fmt.Errorf("%w: %s: bad Tgid %q", ErrParse, name, s)
@@ -268,11 +270,11 @@ func (v *View) selfPidNS() (nsID, error) {
 // process reads the start time of pid.
 func (v *View) process(pid int) (Process, error) {
 	name := v.procPath(pid, "stat")
-	b, err := readSmall(name)
+	b, err := v.host.ReadFile(name)
 	if err != nil {
 		return Process{}, err
 	}
-	start, err := ParseStatStartTicks(b)
+	start, err := hostfs.ParseStatStartTicks(b)
 	if err != nil {
 		return Process{}, fmt.Errorf("%s: %w", name, err)
 	}
@@ -417,11 +419,11 @@ func (v *View) initByScan(tid int, ns nsID) (Process, error) {
 		if pns, err := v.pidNS(pid); err != nil || pns != ns {
 			continue
 		}
-		b, err := readSmall(v.procPath(pid, "status"))
+		b, err := v.host.ReadFile(v.procPath(pid, "status"))
 		if err != nil {
 			continue
 		}
-		nspid, ok := ParseStatusField(b, "NSpid")
+		nspid, ok := hostfs.ParseStatusField(b, "NSpid")
 		if !ok || lastField(nspid) != "1" {
 			continue
 		}
@@ -443,56 +445,6 @@ func lastField(s string) string {
 		return ""
 	}
 	return string(f[len(f)-1])
-}
-
-// ParseStatStartTicks returns field 22 (starttime) of /proc/<pid>/stat. The
-// fields are counted after the last ')', since the command name (field 2)
-// may hold spaces and parentheses.
-func ParseStatStartTicks(b []byte) (uint64, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("%w: stat has no \")\"", ErrParse)
-	}
-	rest := b[i+1:]
-	// rest is " S ppid ...": field 3 (state) is the first after ")".
-	const want = 22 - 3
-	for n := 0; ; n++ {
-		for len(rest) > 0 && rest[0] == ' ' {
-			rest = rest[1:]
-		}
-		if len(rest) == 0 {
-			return 0, fmt.Errorf("%w: stat has %d fields, want at least 22", ErrParse, n+2)
-		}
-		j := bytes.IndexAny(rest, " \n")
-		if j < 0 {
-			j = len(rest)
-		}
-		if n == want {
-			return parseUint(rest[:j])
-		}
-		rest = rest[j:]
-		if len(rest) > 0 && rest[0] == '\n' {
-			rest = nil
-		}
-	}
-}
-
-// ParseStatusField returns the value of "key:" in /proc/<pid>/status text,
-// with surrounding white space removed ("Tgid" gives "1234"; "NSpid" gives
-// "30565\t1"). ok is false when the key is absent.
-func ParseStatusField(b []byte, key string) (string, bool) {
-	for len(b) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
-		if len(line) > len(key) && line[len(key)] == ':' && string(line[:len(key)]) == key {
-			return string(bytes.TrimSpace(line[len(key)+1:])), true
-		}
-	}
-	return "", false
 }
 
 // PIDIn is thread pid (a host pid) as the pid namespace of thread reader
@@ -530,11 +482,11 @@ func (v *View) PIDIn(pid, reader int) (int, bool) {
 }
 
 func (v *View) nspid(pid int) ([]string, bool) {
-	b, err := readSmall(v.procPath(pid, "status"))
+	b, err := v.host.ReadFile(v.procPath(pid, "status"))
 	if err != nil {
 		return nil, false
 	}
-	s, ok := ParseStatusField(b, "NSpid")
+	s, ok := hostfs.ParseStatusField(b, "NSpid")
 	if !ok {
 		return nil, false
 	}

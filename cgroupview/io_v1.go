@@ -40,7 +40,7 @@ func readBlkio(d cgroupDir, serviced, bytes string) (*IO, error) {
 		name  string
 		bytes bool
 	}{{serviced, false}, {bytes, true}} {
-		b, err := readSmall(d.file(f.name))
+		b, err := d.read(f.name)
 		if err != nil {
 			return nil, err
 		}

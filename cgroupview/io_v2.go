@@ -8,7 +8,7 @@ import (
 // ioV2 reads io.stat, present where the io controller is enabled (it is
 // recursive: a cgroup's counts include its descendants').
 func ioV2(d cgroupDir) (*IO, error) {
-	b, err := readSmall(d.file("io.stat"))
+	b, err := d.read("io.stat")
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // LayoutKind says which cgroup versions a host mounts.
@@ -108,10 +110,10 @@ func v1Controllers(opts []string) []string {
 // point (as mountinfo names it); it may be nil, leaving Unified.Controllers
 // empty. Its error is returned. With no cgroup mount at all the error wraps
 // ErrNoController.
-func DetectLayout(mounts []Mount, readControllers func(mountPoint string) ([]string, error)) (*Layout, error) {
+func DetectLayout(mounts []hostfs.Mount, readControllers func(mountPoint string) ([]string, error)) (*Layout, error) {
 	l := &Layout{}
 	keys := []string{} // sorted controller list per entry of l.Hierarchies
-	var unified *Mount
+	var unified *hostfs.Mount
 	unifiedScore := 0
 	for i := range mounts {
 		m := &mounts[i]

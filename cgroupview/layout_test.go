@@ -6,11 +6,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
-func mustMounts(t *testing.T, s string) []Mount {
+func mustMounts(t *testing.T, s string) []hostfs.Mount {
 	t.Helper()
-	m, err := ParseMountinfo(strings.NewReader(s))
+	m, err := hostfs.ParseMountinfo(strings.NewReader(s))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // Malformed kernel and cgroup text, one table per parser family and one
@@ -88,8 +90,8 @@ func TestMalformedTexts(t *testing.T) {
 	cpuStat := parser{"cpu.stat", func(b []byte) error { _, err := ParseCPUStat(b); return err }}
 	cpuset := parser{"cpuset", func(b []byte) error { _, err := ParseCPUSet(string(b)); return err }}
 	cgroup := parser{"/proc/pid/cgroup", func(b []byte) error { _, err := ParseProcCgroup(strings.NewReader(string(b))); return err }}
-	mountinfo := parser{"mountinfo", func(b []byte) error { _, err := ParseMountinfo(strings.NewReader(string(b))); return err }}
-	startTicks := parser{"/proc/pid/stat", func(b []byte) error { _, err := ParseStatStartTicks(b); return err }}
+	mountinfo := parser{"mountinfo", func(b []byte) error { _, err := hostfs.ParseMountinfo(strings.NewReader(string(b))); return err }}
+	startTicks := parser{"/proc/pid/stat", func(b []byte) error { _, err := hostfs.ParseStatStartTicks(b); return err }}
 	for _, c := range []struct {
 		p    parser
 		in   string

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+
+	"github.com/lxcfs-go/lxcfs-go/internal/kfile"
 )
 
 // memoryV1 reads a cgroup v1 memory cgroup. The cgroup's own usage and
@@ -15,15 +17,15 @@ import (
 // already (mm/memcontrol-v1.c walks every ancestor), which saves reading the
 // limit files of every level; without those keys the levels are walked.
 func (v *View) memoryV1(d cgroupDir) (*Memory, error) {
-	usage, err := readUintFile(d.file("memory.usage_in_bytes"))
+	usage, err := d.readUint("memory.usage_in_bytes")
 	if err != nil {
 		return nil, err
 	}
 	statName := d.file("memory.stat")
-	bp := getBuf()
-	b, err := fastReadInto(statName, bp)
+	bp := kfile.GetBuf()
+	b, err := d.host.ReadInto(statName, bp)
 	if err != nil {
-		putBuf(bp)
+		kfile.PutBuf(bp)
 		return nil, err
 	}
 	var hier hierarchicalV1
@@ -32,7 +34,7 @@ func (v *View) memoryV1(d cgroupDir) (*Memory, error) {
 		hp = &hier
 	}
 	stat, err := parseMemoryStatV1(b, hp)
-	putBuf(bp)
+	kfile.PutBuf(bp)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", statName, err)
 	}
@@ -43,7 +45,7 @@ func (v *View) memoryV1(d cgroupDir) (*Memory, error) {
 		}
 	}
 	m := &Memory{Limit: limit, UsageBytes: usage, Swappiness: -1, Stat: stat}
-	if sw, err := readUintFile(d.file("memory.swappiness")); err == nil && sw <= 200 {
+	if sw, err := d.readUint("memory.swappiness"); err == nil && sw <= 200 {
 		m.Swappiness = int(sw)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		v.log.Debug("swappiness of cgroup unavailable", "path", d.path, "err", err)
@@ -59,7 +61,7 @@ func (v *View) memoryV1(d cgroupDir) (*Memory, error) {
 // CONFIG_MEMCG_SWAP (CONFIG_SWAP off), or booted with swapaccount=0 (the
 // Debian and Ubuntu default before cgroup v2 became the default).
 func swapV1(d cgroupDir, memLimit Limit, memUsage uint64, hier hierarchicalV1) (*Swap, error) {
-	memswUsage, err := readUintFile(d.file("memory.memsw.usage_in_bytes"))
+	memswUsage, err := d.readUint("memory.memsw.usage_in_bytes")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -163,7 +165,7 @@ func parseMemoryStatV1(b []byte, hier *hierarchicalV1) (MemoryStat, error) {
 // (0 bytes on 6.18, measured); kernels built without CONFIG_MEMCG_KMEM lack
 // it.
 func slabinfoV1(d cgroupDir) ([]byte, error) {
-	return readSmall(d.file("memory.kmem.slabinfo"))
+	return d.read("memory.kmem.slabinfo")
 }
 
 // hierarchicalV1 holds v1 memory.stat's hierarchical_memory_limit and

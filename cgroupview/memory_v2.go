@@ -11,7 +11,7 @@ import (
 // so a process in the root gets no Memory); memory.max is the minimum over
 // d and its ancestors, where the root has none.
 func (v *View) memoryV2(d cgroupDir) (*Memory, error) {
-	usage, err := readUintFile(d.file("memory.current"))
+	usage, err := d.readUint("memory.current")
 	if err != nil {
 		return nil, err
 	}
@@ -19,7 +19,7 @@ func (v *View) memoryV2(d cgroupDir) (*Memory, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := readSmall(d.file("memory.stat"))
+	b, err := d.read("memory.stat")
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (v *View) memoryV2(d cgroupDir) (*Memory, error) {
 // and its ancestors. It returns nil, nil when the kernel has no swap
 // accounting: built without CONFIG_SWAP, or booted with swapaccount=0.
 func swapV2(d cgroupDir) (*Swap, error) {
-	usage, err := readUintFile(d.file("memory.swap.current"))
+	usage, err := d.readUint("memory.swap.current")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

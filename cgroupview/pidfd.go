@@ -21,10 +21,6 @@ import (
 //
 // Without pidfds (older kernels, fixture trees) nothing is cached here.
 
-// maxPinned bounds the pinned threads (one or two fds each); past it the
-// cache starts over. It keeps within a quarter of the fd limit.
-var maxPinned = min(4096, fdBudget()/8)
-
 type pinnedThreads struct {
 	// mu is held (read) across every use of an fd, and (write) to close
 	// one, so that no fd is used after it was closed and reused.
@@ -32,6 +28,9 @@ type pinnedThreads struct {
 	m  map[int]pinnedThread
 	// on is set by New when ProcFS is the daemon's own procfs.
 	on bool
+	// max bounds the pinned threads (one or two fds each); past it the
+	// cache starts over. New keeps it within a quarter of the fd limit.
+	max int
 }
 
 type pinnedThread struct {
@@ -100,7 +99,7 @@ func (p *pinnedThreads) store(tid int, e pinnedThread) {
 		return
 	}
 	p.mu.Lock()
-	if p.m == nil || len(p.m) >= maxPinned {
+	if p.m == nil || len(p.m) >= p.max {
 		for _, old := range p.m {
 			old.close()
 		}

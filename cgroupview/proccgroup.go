@@ -94,7 +94,7 @@ func (v *View) Cgroups(pid int) (Cgroups, error) {
 		return Cgroups{}, fmt.Errorf("%w: pid %d", ErrNoProcess, pid)
 	}
 	name := v.procPath(pid, "cgroup")
-	b, err := readSmall(name)
+	b, err := v.host.ReadFile(name)
 	if err != nil {
 		if isGone(err) {
 			return Cgroups{}, fmt.Errorf("%w: %v", ErrNoProcess, err)

@@ -38,7 +38,7 @@ func (v *View) PSI(cg Cgroups, res string) ([]byte, error) {
 	if !ok {
 		return nil, nil
 	}
-	b, err := readSmall(name)
+	b, err := v.host.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.EOPNOTSUPP) {
 		return nil, nil
 	}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 	"github.com/lxcfs-go/lxcfs-go/internal/kfile"
 )
@@ -128,20 +129,16 @@ type taskIOSum struct{ read, write, cancelled uint64 }
 // sumTaskIO adds the io files of the processes in dir and its descendants
 // to sum, each process once; false when dir's cgroup.procs cannot be read.
 func (v *View) sumTaskIO(dir string, sum *taskIOSum, seen map[int]bool, depth int) bool {
-	bp := getBuf()
+	bp := kfile.GetBuf()
 	b, err := kfile.ReadToEOF(dir+"/cgroup.procs", bp)
 	if err != nil {
-		putBuf(bp)
+		kfile.PutBuf(bp)
 		return false
 	}
-	io := getBuf()
+	io := kfile.GetBuf()
 	for len(b) > 0 && len(seen) < maxTaskWalk {
 		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
+		line, b = hostfs.CutLine(b)
 		pid, ok := parseTid(line)
 		if !ok || seen[pid] {
 			continue
@@ -159,8 +156,8 @@ func (v *View) sumTaskIO(dir string, sum *taskIOSum, seen map[int]bool, depth in
 		sum.write += w
 		sum.cancelled += c
 	}
-	putBuf(io)
-	putBuf(bp)
+	kfile.PutBuf(io)
+	kfile.PutBuf(bp)
 	if depth >= 64 {
 		return true
 	}

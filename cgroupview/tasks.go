@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 	"github.com/lxcfs-go/lxcfs-go/internal/kfile"
 )
@@ -106,25 +107,21 @@ func (v *View) cachedTasks(dir string, now time.Time) (Tasks, bool) {
 // dir itself cannot be read. It uses plain system calls and a pooled buffer
 // (Stat reads it on every read of /proc/stat).
 func (v *View) countTasks(dir, file string, t *Tasks, depth int) bool {
-	bp := getBuf()
+	bp := kfile.GetBuf()
 	b, err := kfile.ReadToEOF(dir+"/"+file, bp)
 	if err != nil {
-		putBuf(bp)
+		kfile.PutBuf(bp)
 		return false
 	}
 	var stat [512]byte
 	pathBuf := make([]byte, 0, 64)
 	for len(b) > 0 {
 		if t.Total >= maxTaskWalk {
-			putBuf(bp)
+			kfile.PutBuf(bp)
 			return true
 		}
 		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
+		line, b = hostfs.CutLine(b)
 		tid, ok := parseTid(line)
 		if !ok {
 			continue
@@ -141,7 +138,7 @@ func (v *View) countTasks(dir, file string, t *Tasks, depth int) bool {
 		}
 		t.Total++
 	}
-	putBuf(bp)
+	kfile.PutBuf(bp)
 	if depth >= 64 {
 		return true
 	}
@@ -175,8 +172,8 @@ func subdirs(dir string) []string {
 		return nil
 	}
 	defer unix.Close(fd)
-	bp := getBuf()
-	defer putBuf(bp)
+	bp := kfile.GetBuf()
+	defer kfile.PutBuf(bp)
 	var names []string
 	for {
 		n, err := unix.Getdents(fd, *bp)
@@ -213,7 +210,7 @@ func subdirs(dir string) []string {
 // opened and closed each time rather than kept in the fd cache: threads
 // come and go, and their fds would crowd out the cgroup files there.
 func taskState(name []byte, buf []byte) byte {
-	fd, err := openRO(string(name))
+	fd, err := kfile.OpenRO(string(name))
 	if err != nil {
 		return 0
 	}

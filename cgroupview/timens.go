@@ -82,7 +82,7 @@ func (v *View) selfTimeNS() *timeNSState {
 			return
 		}
 		s.id = id
-		b, err := readSmall(v.procFS + "/self/timens_offsets")
+		b, err := v.host.ReadFile(v.procFS + "/self/timens_offsets")
 		if err != nil {
 			s.err = fmt.Errorf("cgroupview: own time offsets: %w", err)
 			return
@@ -96,7 +96,7 @@ func (v *View) selfTimeNS() *timeNSState {
 
 func (v *View) readBoottimeOffset(tid int) (int64, error) {
 	name := v.procPath(tid, "timens_offsets")
-	b, err := readSmall(name)
+	b, err := v.host.ReadFile(name)
 	if err != nil {
 		return 0, noProcess(err)
 	}

@@ -4,22 +4,27 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 	"io/fs"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
+	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 )
 
 // View reads the cgroups of the processes on one host. It is safe for
 // concurrent use. The layout is read once by New; cgroup files are read
 // afresh on every Snapshot, through file descriptors kept open between
-// reads where the kernel regenerates the file at each read (fastread.go),
+// reads where the kernel regenerates the file at each read (hostfs.FS),
 // and a calling thread's namespace and process are kept while a pidfd
 // says it lives (pidfd.go).
 type View struct {
+	host   *hostfs.FS
 	procFS string
 	prefix string
 	log    *slog.Logger
@@ -50,11 +55,11 @@ type View struct {
 // only looks at the file system types of ProcFS and the memory hierarchy.
 // An empty ProcFS means "/proc".
 func New(opts Options) (*View, error) {
-	v := &View{procFS: opts.ProcFS, prefix: opts.MountPrefix, log: opts.Logger}
-	v.initCaches()
-	if v.procFS == "" {
-		v.procFS = "/proc"
+	if opts.Host == nil {
+		opts.Host = hostfs.New(hostfs.Options{ProcFS: opts.ProcFS})
 	}
+	v := &View{host: opts.Host, procFS: opts.Host.ProcFS(), prefix: opts.MountPrefix, log: opts.Logger}
+	v.initCaches()
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
@@ -64,7 +69,7 @@ func New(opts Options) (*View, error) {
 		return nil, fmt.Errorf("cgroupview: reading the host's mounts: %w", err)
 	}
 	defer f.Close()
-	mounts, err := ParseMountinfo(f)
+	mounts, err := hostfs.ParseMountinfo(f)
 	if err != nil {
 		return nil, fmt.Errorf("cgroupview: %s: %w", name, err)
 	}
@@ -79,6 +84,7 @@ func New(opts Options) (*View, error) {
 		v.kernelMemory = isCgroupFS(v.prefix + v.memory.MountPoint)
 	}
 	v.pinned.on = ownProcFS(v.procFS)
+	v.pinned.max = min(4096, v.host.FDBudget()/8)
 	v.log.Debug("cgroup layout", "kind", v.layout.Kind,
 		"memory", hierarchyName(v.memory), "cpu", hierarchyName(v.cpu),
 		"cpuset", hierarchyName(v.cpuset), "cpuacct", hierarchyName(v.cpuacct))
@@ -109,12 +115,6 @@ func (v *View) initCaches() {
 	v.inits.threads = newThreadCache()
 }
 
-// readSmall reads a whole small file, keeping kernel files open between
-// reads where that is safe (see fastread.go).
-func readSmall(name string) ([]byte, error) {
-	return fastReadFile(name)
-}
-
 // cgroupDir is one cgroup directory of one hierarchy: base is MountPrefix
 // plus the mount point, path the cgroup relative to the mount's root ("/"
 // or "/a/b").
@@ -126,6 +126,7 @@ type cgroupDir struct {
 	// walk to path "/" covers every ancestor the kernel knows (and v1
 	// memory.stat's hierarchical_* limits equal the walk's minimum).
 	wholeTree bool
+	host      *hostfs.FS
 }
 
 // file is the name of a file of the cgroup.
@@ -143,9 +144,11 @@ func (d cgroupDir) parent() (cgroupDir, bool) {
 	}
 	i := strings.LastIndexByte(d.path, '/')
 	if i <= 0 {
-		return cgroupDir{base: d.base, path: "/", wholeTree: d.wholeTree}, true
+		d.path = "/"
+		return d, true
 	}
-	return cgroupDir{base: d.base, path: d.path[:i], wholeTree: d.wholeTree}, true
+	d.path = d.path[:i]
+	return d, true
 }
 
 // exists reports whether the cgroup directory is there. Walks that may skip
@@ -182,7 +185,7 @@ func (v *View) dir(h *Hierarchy, cg Cgroups, ctrl string) (cgroupDir, bool) {
 			"controller", ctrl, "path", p, "mount_root", h.Root)
 		return cgroupDir{}, false
 	}
-	return cgroupDir{base: v.prefix + h.MountPoint, path: rel, wholeTree: h.Root == "/" && h == v.memory && v.kernelMemory}, true
+	return cgroupDir{base: v.prefix + h.MountPoint, path: rel, wholeTree: h.Root == "/" && h == v.memory && v.kernelMemory, host: v.host}, true
 }
 
 // relativeTo returns p relative to root, both absolute cgroup paths. It
@@ -351,9 +354,16 @@ func (v *View) readSlabinfo(cg Cgroups) []byte {
 	return b
 }
 
-// readLimitFile reads a file holding one Limit.
-func readLimitFile(name string) (Limit, error) {
-	b, err := readSmall(name)
+// read reads the cgroup's file name whole, keeping the fd open between
+// reads where that is safe (hostfs.FS.ReadFile).
+func (d cgroupDir) read(name string) ([]byte, error) {
+	return d.host.ReadFile(d.file(name))
+}
+
+// readLimit reads the cgroup's file holding one Limit.
+func (d cgroupDir) readLimit(file string) (Limit, error) {
+	name := d.file(file)
+	b, err := d.host.ReadFile(name)
 	if err != nil {
 		return Limit{}, err
 	}
@@ -364,9 +374,10 @@ func readLimitFile(name string) (Limit, error) {
 	return l, nil
 }
 
-// readUintFile reads a file holding one unsigned number.
-func readUintFile(name string) (uint64, error) {
-	b, err := readSmall(name)
+// readUint reads the cgroup's file holding one unsigned number.
+func (d cgroupDir) readUint(file string) (uint64, error) {
+	name := d.file(file)
+	b, err := d.host.ReadFile(name)
 	if err != nil {
 		return 0, err
 	}
@@ -385,7 +396,7 @@ func readUintFile(name string) (uint64, error) {
 func minLimit(d cgroupDir, file string) (l Limit, found bool, err error) {
 	l = NoLimit
 	for {
-		x, err := readLimitFile(d.file(file))
+		x, err := d.readLimit(file)
 		switch {
 		case err == nil:
 			l, found = l.Min(x), true
@@ -397,4 +408,14 @@ func minLimit(d cgroupDir, file string) (l Limit, found bool, err error) {
 			return l, found, nil
 		}
 	}
+}
+
+// isCgroupFS reports whether dir is on a cgroup v1 or v2 file system.
+func isCgroupFS(dir string) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return false
+	}
+	t := uint32(st.Type)
+	return t == unix.CGROUP_SUPER_MAGIC || t == unix.CGROUP2_SUPER_MAGIC
 }

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 	"github.com/lxcfs-go/lxcfs-go/cpuview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	"github.com/lxcfs-go/lxcfs-go/loadavg"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
@@ -60,15 +60,20 @@ type Options struct {
 	// PSIPoll (--enable-psi-poll) lets proc/pressure/* take trigger
 	// writes and poll(2); see PressureFile.
 	PSIPoll bool
-	// Now is the clock of the loadavg and CPU-view histories; time.Now
-	// when nil.
+	// Now is the clock of the loadavg and CPU-view histories and of the
+	// host files' caches; time.Now when nil.
 	Now func() time.Time
+	// Host reads the host's files; when nil, New makes one on ProcFS,
+	// SysFS and Now. When set, its roots replace ProcFS and SysFS.
+	Host *hostfs.FS
 }
 
 // Source renders virtual files. It is safe for concurrent use.
 type Source struct {
 	opts    Options
 	view    *cgroupview.View
+	hostFS  *hostfs.FS
+	online  atomic.Pointer[onlineEntry] // see hostOnlineSet
 	log     *slog.Logger
 	virtOff atomic.Bool
 	sizes   [vfiles.Count]atomic.Pointer[sizeEntry]
@@ -96,18 +101,22 @@ func New(opts Options) (*Source, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Host == nil {
+		opts.Host = hostfs.New(hostfs.Options{ProcFS: opts.ProcFS, SysFS: opts.SysFS, Now: opts.Now})
+	}
+	opts.ProcFS, opts.SysFS = opts.Host.ProcFS(), opts.Host.SysFS()
 	view, err := cgroupview.New(cgroupview.Options{
-		ProcFS:      opts.ProcFS,
+		Host:        opts.Host,
 		MountPrefix: opts.MountPrefix,
 		Logger:      opts.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("content: %w", err)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	s := &Source{opts: opts, view: view, log: opts.Logger}
+	s := &Source{opts: opts, view: view, hostFS: opts.Host, log: opts.Logger}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	if opts.Loadavg {
 		s.loadCount = cgroupview.NewLoadCounter(opts.ProcFS)
@@ -320,15 +329,11 @@ func (s *Source) ageTicks(c *Caller) uint64 {
 	if err != nil {
 		return 0
 	}
-	end := 0
-	for end < len(b) && b[end] != ' ' && b[end] != '\n' {
-		end++
-	}
-	up, err := strconv.ParseFloat(string(b[:end]), 64)
-	if err != nil || up < 0 {
+	up, err := hostfs.ParseUptime(b)
+	if err != nil {
 		return 0
 	}
-	now := uint64(up * clockTicks)
+	now := uint64(up.Seconds * clockTicks)
 	if now < c.Init.StartTicks {
 		return 0
 	}
@@ -390,7 +395,7 @@ func (s *Source) cpuView(snap *cgroupview.Snapshot) proc.CPUView {
 // hostOnline is the host's online CPU list; an unreadable file gives CPU 0
 // alone rather than an empty view.
 func (s *Source) hostOnline() cgroupview.CPUSet {
-	return hostOnlineSet(s.HostPath(vfiles.CPUOnline))
+	return s.hostOnlineSet()
 }
 
 func (s *Source) host(dst []byte, f File) ([]byte, error) {
@@ -402,7 +407,7 @@ func (s *Source) host(dst []byte, f File) ([]byte, error) {
 }
 
 func (s *Source) read(f File) ([]byte, error) {
-	b, err := readHost(s.HostPath(f), s.HostPath(vfiles.CPUOnline))
+	b, err := s.readHost(f)
 	if err != nil {
 		return nil, fmt.Errorf("content: host file: %w", err)
 	}
@@ -432,14 +437,15 @@ func (s *Source) SizeHint(f File) uint64 {
 	if f < 0 || f >= vfiles.Count || onSysfs(f) {
 		return pageSize
 	}
-	if e := s.sizes[f].Load(); e != nil && time.Since(e.at) < sizeTTL {
+	now := s.hostFS.Now()
+	if e := s.sizes[f].Load(); e != nil && now.Sub(e.at) < sizeTTL {
 		return e.size
 	}
 	size := uint64(pageSize)
-	if b, err := os.ReadFile(s.HostPath(f)); err == nil {
+	if b, err := s.readHost(f); err == nil {
 		size = (uint64(len(b)) + sizeSlack + pageSize - 1) / pageSize * pageSize
 	}
-	s.sizes[f].Store(&sizeEntry{size: size, at: time.Now()})
+	s.sizes[f].Store(&sizeEntry{size: size, at: now})
 	return size
 }
 

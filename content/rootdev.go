@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // rootDisks are the diskstats lines that per-task I/O accounting is shown
@@ -56,12 +57,7 @@ func (s *Source) rootDisks(pid int) []cgroupview.Dev {
 // overlayUpper is the upperdir of an overlay mounted at pid's /, "" if
 // its / is not an overlay.
 func (s *Source) overlayUpper(pid int) string {
-	f, err := os.Open(s.opts.ProcFS + "/" + strconv.Itoa(pid) + "/mountinfo")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	mounts, err := cgroupview.ParseMountinfo(f)
+	mounts, err := hostfs.ReadMountinfo(s.opts.ProcFS + "/" + strconv.Itoa(pid) + "/mountinfo")
 	if err != nil {
 		return ""
 	}

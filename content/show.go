@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
@@ -68,7 +69,7 @@ func (s *Source) ResolveOwn(pid int) (*Caller, error) {
 	}
 	p := cgroupview.Process{PID: pid}
 	if b, err := os.ReadFile(path.Join(s.opts.ProcFS, strconv.Itoa(pid), "stat")); err == nil {
-		if t, err := cgroupview.ParseStatStartTicks(b); err == nil {
+		if t, err := hostfs.ParseStatStartTicks(b); err == nil {
 			p.StartTicks = t
 		}
 	}

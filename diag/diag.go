@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	lxfs "github.com/lxcfs-go/lxcfs-go/fs"
 )
 
@@ -409,7 +410,7 @@ func instances(o Options) []Instance {
 		return out
 	}
 	defer f.Close()
-	mounts, err := cgroupview.ParseMountinfo(bufio.NewReader(f))
+	mounts, err := hostfs.ParseMountinfo(bufio.NewReader(f))
 	if err != nil {
 		return out
 	}

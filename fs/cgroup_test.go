@@ -12,6 +12,7 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupfs"
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // oneContainer puts every caller in cgroup path of every v1 hierarchy, with
@@ -41,7 +42,7 @@ func fakeCgroupTree(t *testing.T) (*cgroupfs.Tree, string) {
 	must(t, os.WriteFile(filepath.Join(root, "a/bc/memory.max"), []byte("secret\n"), 0o644))
 	b, err := os.ReadFile("/proc/self/stat")
 	must(t, err)
-	start, err := cgroupview.ParseStatStartTicks(b)
+	start, err := hostfs.ParseStatStartTicks(b)
 	must(t, err)
 	tr, err := cgroupfs.New(cgroupfs.Options{
 		Layout: &cgroupview.Layout{Kind: cgroupview.LayoutV1, Hierarchies: []cgroupview.Hierarchy{

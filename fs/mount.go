@@ -1,7 +1,6 @@
 package fs
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // Mount names as `mount` shows them: the source says it is us, the type
@@ -179,26 +178,15 @@ func mountedOn(dir string) (string, bool) {
 	if real, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
 		abs = filepath.Join(real, filepath.Base(abs))
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := hostfs.ReadMountinfo("/proc/self/mountinfo")
 	if err != nil {
 		return "", false
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	desc, found := "", false
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 || cgroupview.UnescapeMountinfo(fields[4]) != abs {
-			continue
+	for _, m := range mounts {
+		if m.MountPoint == abs {
+			desc, found = m.FSType+" from "+m.Source+" is already mounted there", true
 		}
-		desc = "a filesystem is already mounted there"
-		for i, f := range fields {
-			if f == "-" && i+2 < len(fields) {
-				desc = fields[i+1] + " from " + fields[i+2] + " is already mounted there"
-			}
-		}
-		found = true
 	}
 	return desc, found
 }
@@ -229,15 +217,14 @@ func LookupMount(dir string) (MountID, bool) {
 	if real, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
 		abs = filepath.Join(real, filepath.Base(abs))
 	}
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := hostfs.ReadMountinfo("/proc/self/mountinfo")
 	if err != nil {
 		return id, false
 	}
 	ok := false
-	for _, line := range strings.Split(string(b), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) >= 5 && cgroupview.UnescapeMountinfo(fields[4]) == abs {
-			id.Dev, ok = fields[2], true
+	for _, m := range mounts {
+		if m.MountPoint == abs {
+			id.Dev, ok = m.Dev, true
 		}
 	}
 	return id, ok

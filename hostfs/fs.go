@@ -93,7 +93,11 @@ func (f *FS) FDBudget() int { return f.fdBudget }
 // end. Errors are *fs.PathError wrapping the errno, as os.ReadFile gives.
 // Get bp from kfile.GetBuf.
 func (f *FS) ReadInto(name string, bp *[]byte) ([]byte, error) {
-	if SingleRecord(name) {
+	return f.readInto(name, bp, SingleRecord(name))
+}
+
+func (f *FS) readInto(name string, bp *[]byte, oneRecord bool) ([]byte, error) {
+	if oneRecord {
 		return f.kept.Read(name, bp)
 	}
 	return kfile.ReadToEOF(name, bp)
@@ -102,8 +106,25 @@ func (f *FS) ReadInto(name string, bp *[]byte) ([]byte, error) {
 // ReadFile reads the whole of a small file into a new slice of its exact
 // length, as ReadInto does.
 func (f *FS) ReadFile(name string) ([]byte, error) {
+	return f.readCopy(name, SingleRecord(name))
+}
+
+// ReadRecord is ReadFile for a file the caller knows the kernel generates
+// as one record (the host files the vfiles table marks SingleRecord): it
+// is kept open whatever its name.
+func (f *FS) ReadRecord(name string) ([]byte, error) {
+	return f.readCopy(name, true)
+}
+
+// ReadWhole is ReadFile for a file that is not one record: opened and read
+// to its end every time, whatever its name.
+func (f *FS) ReadWhole(name string) ([]byte, error) {
+	return f.readCopy(name, false)
+}
+
+func (f *FS) readCopy(name string, oneRecord bool) ([]byte, error) {
 	bp := kfile.GetBuf()
-	b, err := f.ReadInto(name, bp)
+	b, err := f.readInto(name, bp, oneRecord)
 	var out []byte
 	if err == nil {
 		out = make([]byte, len(b))
@@ -120,18 +141,17 @@ func (f *FS) Kept(name string) bool { return f.kept.Kept(name) }
 // files again.
 func (f *FS) Close() { f.kept.Reset() }
 
-// SingleRecord reports whether the kernel generates the file named by its
-// base name as one seq_file record, so that one pread at offset 0 returns
-// all of it whenever it fits the buffer. Multi-record seq_files (tasks,
-// cgroup.procs, /proc/swaps, /proc/diskstats, /proc/cpuinfo, mountinfo) can
-// return less than the buffer before their end; they are read to EOF.
+// SingleRecord reports whether the kernel generates the cgroup or
+// /proc/<pid> file named by its base name as one seq_file record, so that
+// one pread at offset 0 returns all of it whenever it fits the buffer.
+// Multi-record seq_files (tasks, cgroup.procs, mountinfo) can return less
+// than the buffer before their end; they are read to EOF. The host files
+// behind the virtual files are listed in the vfiles table instead (its
+// SingleRecord rows), and read with ReadRecord.
 func SingleRecord(name string) bool {
 	base := path.Base(name)
 	switch base {
-	case "meminfo", "stat", "uptime", "loadavg", // /proc/
-		"online", "present", "possible", "offline", // /sys/devices/system/cpu/
-		"cpu", "io", "memory", "irq", // /proc/pressure/
-		"status", "cgroup", // /proc/<pid>/ (and stat)
+	case "stat", "status", "cgroup", // /proc/<pid>/
 		"cgroup.controllers", "cgroup.subtree_control",
 		"cpuacct.usage_all", "cpuacct.usage_percpu", "cpuacct.stat", "cpuacct.usage",
 		"cpuset.cpus", "cpuset.effective_cpus", "cpuset.cpus.effective", "cpuset.mems", "cpuset.effective_mems",

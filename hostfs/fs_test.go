@@ -279,3 +279,17 @@ func TestReadFileProcessGone(t *testing.T) {
 		t.Fatal("fd of a reaped process still kept")
 	}
 }
+
+// ReadRecord keeps a kernel file open whatever its name; ReadWhole never
+// does.
+func TestReadRecordAndWhole(t *testing.T) {
+	t.Parallel()
+	f, _ := realFS(t, "")
+	if b, err := f.ReadRecord("/proc/uptime"); err != nil || len(b) == 0 || !f.Kept("/proc/uptime") {
+		t.Errorf("ReadRecord(/proc/uptime) = %q, %v; kept %v", b, err, f.Kept("/proc/uptime"))
+	}
+	const name = "/proc/self/stat"
+	if b, err := f.ReadWhole(name); err != nil || len(b) == 0 || f.Kept(name) {
+		t.Errorf("ReadWhole(%s) = %q, %v; kept %v", name, b, err, f.Kept(name))
+	}
+}

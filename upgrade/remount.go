@@ -7,7 +7,6 @@
 package upgrade
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -20,8 +19,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // Dead is a mount of a dead lxcfs-go connection in some mount namespace.
@@ -138,22 +137,22 @@ func findDead(liveDev string, devs []string, timeout time.Duration) ([]Dead, err
 		if unix.Stat(fmt.Sprintf("/proc/%d/ns/mnt", pid), &nst) != nil || seen[nst.Ino] {
 			continue
 		}
-		mounts, err := readMountinfo(fmt.Sprintf("/proc/%d/mountinfo", pid))
+		mounts, err := hostfs.ReadMountinfo(fmt.Sprintf("/proc/%d/mountinfo", pid))
 		if err != nil {
 			continue // gone, or a kernel thread
 		}
 		seen[nst.Ino] = true
 		for _, m := range mounts {
-			if m.fstype != fs.MountType || m.source != fs.MountSource || m.dev == liveDev {
+			if m.FSType != fs.MountType || m.Source != fs.MountSource || m.Dev == liveDev {
 				continue
 			}
-			if len(devs) > 0 && !slices.Contains(devs, m.dev) {
+			if len(devs) > 0 && !slices.Contains(devs, m.Dev) {
 				continue
 			}
-			if !notConnected(fmt.Sprintf("/proc/%d/root%s", pid, m.point), timeout) {
+			if !notConnected(fmt.Sprintf("/proc/%d/root%s", pid, m.MountPoint), timeout) {
 				continue
 			}
-			dead = append(dead, Dead{PID: pid, NS: nst.Ino, MountPoint: m.point, Root: m.root})
+			dead = append(dead, Dead{PID: pid, NS: nst.Ino, MountPoint: m.MountPoint, Root: m.Root})
 		}
 	}
 	return dead, nil
@@ -175,37 +174,6 @@ func notConnected(p string, timeout time.Duration) bool {
 	case <-time.After(timeout):
 		return false
 	}
-}
-
-type mountEntry struct {
-	dev, root, point, fstype, source string
-}
-
-func readMountinfo(path string) ([]mountEntry, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []mountEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, x := range fields {
-			if x == "-" {
-				sep = i
-				break
-			}
-		}
-		if len(fields) < 5 || sep < 0 || sep+2 >= len(fields) {
-			continue
-		}
-		out = append(out, mountEntry{dev: fields[2], root: cgroupview.UnescapeMountinfo(fields[3]), point: cgroupview.UnescapeMountinfo(fields[4]),
-			fstype: fields[sep+1], source: cgroupview.UnescapeMountinfo(fields[sep+2])})
-	}
-	return out, sc.Err()
 }
 
 // healNS enters the mount namespace of ds (all in one) on a thread of its

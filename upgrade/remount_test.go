@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 func TestReadMountinfo(t *testing.T) {
@@ -14,19 +16,23 @@ func TestReadMountinfo(t *testing.T) {
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := readMountinfo(p)
+	ms, err := hostfs.ReadMountinfo(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ms) != 3 {
 		t.Fatalf("%d mounts", len(ms))
 	}
-	want := mountEntry{dev: "0:53", root: "/proc/meminfo", point: "/proc/meminfo", fstype: "fuse.lxcfs", source: "lxcfs-go"}
-	if ms[1] != want {
-		t.Errorf("got %+v, want %+v", ms[1], want)
+	// What findDead compares and keeps.
+	type entry struct{ dev, root, point, fstype, source string }
+	m := ms[1]
+	got := entry{m.Dev, m.Root, m.MountPoint, m.FSType, m.Source}
+	want := entry{dev: "0:53", root: "/proc/meminfo", point: "/proc/meminfo", fstype: "fuse.lxcfs", source: "lxcfs-go"}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
-	if ms[2].point != "/var/lib/with space" {
-		t.Errorf("unescaped mount point %q", ms[2].point)
+	if ms[2].MountPoint != "/var/lib/with space" {
+		t.Errorf("unescaped mount point %q", ms[2].MountPoint)
 	}
 }
 

@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // Tests of the subcommands a pod runs instead of a distribution's tools:
@@ -241,7 +241,7 @@ func topOf(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	mounts, err := cgroupview.ParseMountinfo(f)
+	mounts, err := hostfs.ParseMountinfo(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func topOf(t *testing.T, dir string) string {
 }
 
 func TestTopMount(t *testing.T) {
-	mounts := []cgroupview.Mount{
+	mounts := []hostfs.Mount{
 		{MountID: 10, ParentID: 1, MountPoint: "/", FSType: "ext4"},
 		{MountID: 30, ParentID: 20, MountPoint: "/var/lib/lxcfs", FSType: "fuse.lxcfs"},
 		{MountID: 20, ParentID: 10, MountPoint: "/var/lib/lxcfs", FSType: "ext4"},

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 const unmountUsage = `Usage: lxcfs-go unmount [MOUNTPOINT]
@@ -39,7 +39,7 @@ func unmountMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lxcfs-go unmount: %v\n", err)
 		return 1
 	}
-	mounts, err := cgroupview.ParseMountinfo(f)
+	mounts, err := hostfs.ParseMountinfo(f)
 	f.Close()
 	if err != nil {
 		fmt.Fprintf(stderr, "lxcfs-go unmount: %v\n", err)
@@ -85,8 +85,8 @@ func mountPath(dir string) (string, error) {
 
 // topMount is the mount seen at dir: of those mounted there, the one no
 // other is mounted on.
-func topMount(mounts []cgroupview.Mount, dir string) (cgroupview.Mount, bool) {
-	var at []cgroupview.Mount
+func topMount(mounts []hostfs.Mount, dir string) (hostfs.Mount, bool) {
+	var at []hostfs.Mount
 	for _, m := range mounts {
 		if m.MountPoint == dir {
 			at = append(at, m)
@@ -101,5 +101,5 @@ func topMount(mounts []cgroupview.Mount, dir string) (cgroupview.Mount, bool) {
 			return m, true
 		}
 	}
-	return cgroupview.Mount{}, false
+	return hostfs.Mount{}, false
 }

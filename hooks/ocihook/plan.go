@@ -1,7 +1,6 @@
 package ocihook
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
@@ -225,19 +224,15 @@ func names(dir string) ([]string, error) {
 // lastMount returns the file system type of the last mount at mountpoint in
 // a mountinfo file, "" if there is none.
 func lastMount(mountinfo io.Reader, mountpoint string) (string, error) {
+	mounts, err := hostfs.ParseMountinfo(mountinfo)
+	if err != nil {
+		return "", err
+	}
 	fstype := ""
-	sc := bufio.NewScanner(mountinfo)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		// id parent major:minor root mountpoint options [optional...] - type source super
-		fields := strings.Fields(sc.Text())
-		sep := slices.Index(fields, "-")
-		if sep < 6 || sep+1 >= len(fields) {
-			return "", fmt.Errorf("bad mountinfo line %q", sc.Text())
-		}
-		if cgroupview.UnescapeMountinfo(fields[4]) == mountpoint {
-			fstype = fields[sep+1]
+	for _, m := range mounts {
+		if m.MountPoint == mountpoint {
+			fstype = m.FSType
 		}
 	}
-	return fstype, sc.Err()
+	return fstype, nil
 }
