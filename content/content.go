@@ -101,11 +101,11 @@ func New(opts Options) (*Source, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.Host == nil {
 		opts.Host = hostfs.New(hostfs.Options{ProcFS: opts.ProcFS, SysFS: opts.SysFS, Now: opts.Now})
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	opts.ProcFS, opts.SysFS = opts.Host.ProcFS(), opts.Host.SysFS()
 	view, err := cgroupview.New(cgroupview.Options{

@@ -34,7 +34,8 @@ func BenchmarkRenderSelf(b *testing.B) {
 }
 
 func BenchmarkReadHost(b *testing.B) {
-	s := &Source{hostFS: hostfs.New(hostfs.Options{})}
+	h := hostfs.New(hostfs.Options{})
+	s := &Source{hostFS: h, opts: Options{ProcFS: h.ProcFS(), SysFS: h.SysFS()}}
 	files := map[string]File{"/proc/meminfo": vfiles.Meminfo, "/proc/stat": vfiles.Stat, "/proc/cpuinfo": vfiles.CPUInfo, "/sys/devices/system/cpu/online": vfiles.CPUOnline}
 	for _, name := range []string{"/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/sys/devices/system/cpu/online"} {
 		b.Run(name, func(b *testing.B) {
