@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
-	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	lxfs "github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // Status is the outcome of one check.

@@ -31,7 +31,11 @@ func ParseStatStartTicks(b []byte) (uint64, error) {
 			j = len(rest)
 		}
 		if n == want {
-			return parseUint(rest[:j])
+			v, err := strconv.ParseUint(string(bytes.TrimSpace(rest[:j])), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%w: starttime %.40q is not an unsigned number", ErrParse, rest[:j])
+			}
+			return v, nil
 		}
 		rest = rest[j:]
 		if len(rest) > 0 && rest[0] == '\n' {
@@ -52,27 +56,4 @@ func ParseStatusField(b []byte, key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// parseUint parses one unsigned decimal number, white space around it
-// ignored.
-func parseUint(b []byte) (uint64, error) {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return 0, fmt.Errorf("%w: empty value", ErrParse)
-	}
-	n, err := strconv.ParseUint(string(b), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: value %q is not an unsigned number", ErrParse, truncate(b))
-	}
-	return n, nil
-}
-
-// truncate shortens kernel text quoted in an error.
-func truncate(b []byte) string {
-	const n = 40
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
 }

@@ -21,7 +21,7 @@ func ParseUptime(b []byte) (Uptime, error) {
 	line, _ := CutLine(b)
 	f := bytes.Fields(line)
 	if len(f) == 0 || len(f) > 2 {
-		return Uptime{}, fmt.Errorf("%w: uptime %q is not \"seconds idle\"", ErrParse, truncate(line))
+		return Uptime{}, fmt.Errorf("%w: uptime %.40q is not \"seconds idle\"", ErrParse, line)
 	}
 	var u Uptime
 	var err error
@@ -39,7 +39,7 @@ func ParseUptime(b []byte) (Uptime, error) {
 func parseSeconds(b []byte) (float64, error) {
 	x, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || x < 0 || math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0, fmt.Errorf("%w: %q is not a number of seconds", ErrParse, truncate(b))
+		return 0, fmt.Errorf("%w: %.40q is not a number of seconds", ErrParse, b)
 	}
 	return x, nil
 }

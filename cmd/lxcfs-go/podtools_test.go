@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
