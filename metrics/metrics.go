@@ -356,9 +356,16 @@ const soReusePort = 0xf
 // has bound the path since.
 func (s *Server) Close() error {
 	s.once.Do(func() {
+		// Close the listening socket now: Shutdown closes only the
+		// listeners Serve has registered, and Serve's goroutine may not
+		// have run yet; until the socket is closed, the kernel can hand it
+		// connections meant for a successor on the same port.
+		s.ln.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		s.err = s.srv.Shutdown(ctx)
+		if err := s.srv.Shutdown(ctx); !errors.Is(err, net.ErrClosed) {
+			s.err = err
+		}
 		var st syscall.Stat_t
 		if s.unix != "" && syscall.Stat(s.unix, &st) == nil && st.Ino == s.unixIno {
 			os.Remove(s.unix)
