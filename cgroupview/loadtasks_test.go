@@ -1,6 +1,7 @@
 package cgroupview
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -207,6 +208,9 @@ func TestLoadCounterTaskListReused(t *testing.T) {
 	}
 	// A new sleeper within the refresh is not seen in the total...
 	sleeper := startIn(t, dir, "sleep", "300")
+	// Until it sleeps it counts as active, and more active threads than the
+	// total read the list again (below): wait for it to sleep.
+	waitSleeping(t, sleeper.Process.Pid)
 	*now = now.Add(TaskListRefresh / 2)
 	if n, err := c.Count(cg); err != nil || n.Total != 3 {
 		t.Errorf("within the refresh: %+v %v, want the old total 3", n, err)
@@ -256,12 +260,29 @@ func startIn(t *testing.T, dir string, args ...string) *exec.Cmd {
 	return c
 }
 
+// waitSleeping waits, for at most 10 s (a loaded machine), until pid is in
+// state S.
+func waitSleeping(t *testing.T, pid int) {
+	t.Helper()
+	for range 400 {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] == 'S' {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("pid %d never slept", pid)
+}
+
 // countUntilRunning counts cg until a thread is seen running (a busy loop
-// just started), for at most a second.
+// just started), for at most 5 s (a loaded machine).
 func countUntilRunning(t *testing.T, c *LoadCounter, cg LoadCgroup) LoadCount {
 	t.Helper()
 	var n LoadCount
-	for range 40 {
+	for range 200 {
 		var err error
 		if n, err = c.Count(cg); err != nil {
 			t.Fatal(err)
