@@ -97,3 +97,18 @@ func stat(pid int) (times, bool) {
 	}
 	return times{v[0], v[1], v[2], v[3]}, true
 }
+
+// RSSKiB is VmRSS of pid in KiB; 0 if unknown.
+func RSSKiB(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
