@@ -96,6 +96,10 @@ type DaemonResult struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	CPUPercent float64 `json:"cpu_percent"`
 	RSSKiB     int64   `json:"rss_kib"`
+	// RunsPerSecond is how often the daemon's threads (and its helpers')
+	// were scheduled onto a CPU over the window: wake-ups, each a context
+	// switch, which cost a VM dearly.
+	RunsPerSecond float64 `json:"runs_per_second"`
 	// Window is every read of the window; PerFile splits it by file.
 	Window  Latency            `json:"window"`
 	PerFile map[string]Latency `json:"window_per_file"`
@@ -258,8 +262,9 @@ func TestDensityBench(t *testing.T) {
 	pause(warm)
 
 	cpu0 := make([]float64, len(targets))
+	runs0 := make([]int64, len(targets))
 	for i, tg := range targets {
-		cpu0[i] = daemonSeconds(t, tg)
+		cpu0[i], runs0[i] = daemonSeconds(t, tg), proctree.Timeslices(tg.pid)
 	}
 	t0 := time.Now()
 	pause(*flagWindow)
@@ -274,6 +279,7 @@ func TestDensityBench(t *testing.T) {
 		cpu := daemonSeconds(t, tg) - cpu0[i]
 		rep.Daemons = append(rep.Daemons, DaemonResult{
 			Name: tg.name, CPUSeconds: cpu, CPUPercent: 100 * cpu / elapsed, RSSKiB: proctree.RSSKiB(tg.pid),
+			RunsPerSecond: math.Round(float64(proctree.Timeslices(tg.pid)-runs0[i]) / elapsed),
 		})
 	}
 	rep.ContainersMemoryKiB, rep.ContainersTasks = containersCost(root)
@@ -478,23 +484,23 @@ func printReport(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "\ndensity: %d containers (own pid namespace; cgroups %s + unified; memory limit %d MiB), a sleeping init and a reader of %s from every daemon each %v\n",
 		rep.Containers, strings.Join(rep.Controllers, ","), rep.MemoryLimit>>20, strings.Join(files, ", "),
 		time.Duration(rep.PeriodSeconds*float64(time.Second)))
-	fmt.Fprintf(w, "ramp: %d batches of %d in %.1f s; window %.1f s; the containers themselves: %.0f MiB (%.2f MiB each), %d tasks\n\n",
+	fmt.Fprintf(w, "ramp: %d batch(es) of up to %d in %.1f s; window %.1f s; the containers themselves: %.0f MiB (%.2f MiB each), %d tasks\n\n",
 		len(rep.BatchFirstP99us[rep.Daemons[0].Name]), rep.Batch, rep.RampSeconds, rep.WindowSeconds,
 		float64(rep.ContainersMemoryKiB)/1024, float64(rep.ContainersMemoryKiB)/1024/float64(max(1, rep.Containers)), rep.ContainersTasks)
-	fmt.Fprintf(w, "%-12s %7s %6s %8s | %7s %4s %8s %8s %8s | %11s %11s %11s | %-22s %s\n",
-		"daemon", "cpu s", "cpu %", "rss MiB", "reads", "errs", "p50 us", "p99 us", "max us",
+	fmt.Fprintf(w, "%-12s %7s %6s %7s %8s | %7s %4s %8s %8s %8s | %11s %11s %11s | %-22s %s\n",
+		"daemon", "cpu s", "cpu %", "runs/s", "rss MiB", "reads", "errs", "p50 us", "p99 us", "max us",
 		"meminfo p99", "stat p99", "loadavg p99", "first read p50/p99 us", "host views")
 	for _, d := range rep.Daemons {
-		fmt.Fprintf(w, "%-12s %7.2f %6.1f %8.1f | %7d %4d %8.1f %8.1f %8.1f | %11.1f %11.1f %11.1f | %9.1f/%-12.1f %d\n",
-			d.Name, d.CPUSeconds, d.CPUPercent, float64(d.RSSKiB)/1024,
+		fmt.Fprintf(w, "%-12s %7.2f %6.1f %7.0f %8.1f | %7d %4d %8.1f %8.1f %8.1f | %11.1f %11.1f %11.1f | %9.1f/%-12.1f %d\n",
+			d.Name, d.CPUSeconds, d.CPUPercent, d.RunsPerSecond, float64(d.RSSKiB)/1024,
 			d.Window.Reads, d.Window.Errors, d.Window.P50us, d.Window.P99us, d.Window.MaxUs,
 			d.PerFile["meminfo"].P99us, d.PerFile["stat"].P99us, d.PerFile["loadavg"].P99us,
 			d.First.P50us, d.First.P99us, d.HostViews)
 	}
 	if len(rep.Daemons) > 1 {
 		o, r := rep.Daemons[0], rep.Daemons[1]
-		fmt.Fprintf(w, "%-12s %7s %6s %8s | %7s %4s %8s %8s %8s | %11s %11s %11s | %9s/%-12s\n", "ours/lxcfs",
-			ratio(o.CPUSeconds, r.CPUSeconds), "", ratio(float64(o.RSSKiB), float64(r.RSSKiB)), "", "",
+		fmt.Fprintf(w, "%-12s %7s %6s %7s %8s | %7s %4s %8s %8s %8s | %11s %11s %11s | %9s/%-12s\n", "ours/lxcfs",
+			ratio(o.CPUSeconds, r.CPUSeconds), "", ratio(o.RunsPerSecond, r.RunsPerSecond), ratio(float64(o.RSSKiB), float64(r.RSSKiB)), "", "",
 			ratio(o.Window.P50us, r.Window.P50us), ratio(o.Window.P99us, r.Window.P99us), ratio(o.Window.MaxUs, r.Window.MaxUs),
 			ratio(o.PerFile["meminfo"].P99us, r.PerFile["meminfo"].P99us), ratio(o.PerFile["stat"].P99us, r.PerFile["stat"].P99us),
 			ratio(o.PerFile["loadavg"].P99us, r.PerFile["loadavg"].P99us),

@@ -42,21 +42,45 @@ func Descendants(pid int) []int {
 // not in it: ProcessSeconds counts those, at tick resolution.
 func ThreadNanos(pid int) int64 {
 	var sum int64
-	for _, p := range append([]int{pid}, Descendants(pid)...) {
-		dir := "/proc/" + strconv.Itoa(p) + "/task"
-		tasks, _ := os.ReadDir(dir)
-		for _, t := range tasks {
-			b, _ := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
-			if f := strings.Fields(string(b)); len(f) > 0 {
-				n, _ := strconv.ParseInt(f[0], 10, 64)
-				sum += n
-			}
-		}
+	for _, p := range eachThread(pid, func(schedstat []string) {
+		n, _ := strconv.ParseInt(schedstat[0], 10, 64)
+		sum += n
+	}) {
 		if st, ok := stat(p); ok {
 			sum += (st.cutime + st.cstime) * 1e9 / clockTicks
 		}
 	}
 	return sum
+}
+
+// Timeslices is how many times the live threads of pid and of its live
+// descendants have been scheduled onto a CPU (schedstat's third field):
+// their wake-ups, each a context switch.
+func Timeslices(pid int) int64 {
+	var sum int64
+	eachThread(pid, func(schedstat []string) {
+		n, _ := strconv.ParseInt(schedstat[2], 10, 64)
+		sum += n
+	})
+	return sum
+}
+
+// eachThread calls f with the fields of /proc/<p>/task/<tid>/schedstat
+// (run time ns, wait time ns, timeslices) of every live thread of pid and
+// of its live descendants, and returns those processes, pid first.
+func eachThread(pid int, f func(schedstat []string)) []int {
+	procs := append([]int{pid}, Descendants(pid)...)
+	for _, p := range procs {
+		dir := "/proc/" + strconv.Itoa(p) + "/task"
+		tasks, _ := os.ReadDir(dir)
+		for _, t := range tasks {
+			b, _ := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+			if fields := strings.Fields(string(b)); len(fields) >= 3 {
+				f(fields)
+			}
+		}
+	}
+	return procs
 }
 
 // ProcessSeconds is utime + stime + cutime + cstime of pid and of each of its
