@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,6 +136,13 @@ type Report struct {
 	// tasks (threads) at the end.
 	ContainersMemoryKiB int64 `json:"containers_memory_kib"`
 	ContainersTasks     int64 `json:"containers_tasks"`
+	// Over the window, in percent of one CPU: what the containers (their
+	// readers) used, and every task on the host (both daemons, the
+	// containers, this benchmark, and whatever else runs there); CPUs is
+	// how many the host has.
+	ContainersCPUPercent float64 `json:"containers_cpu_percent"`
+	HostCPUPercent       float64 `json:"host_cpu_percent"`
+	CPUs                 int     `json:"cpus"`
 	// BatchFirstP99us is, per batch, the p99 of its containers' first
 	// reads, per daemon: does the first-seen cost grow with the count?
 	BatchFirstP99us map[string][]float64 `json:"batch_first_read_p99_us"`
@@ -266,14 +274,26 @@ func TestDensityBench(t *testing.T) {
 	for i, tg := range targets {
 		cpu0[i], runs0[i] = daemonSeconds(t, tg), proctree.Timeslices(tg.pid)
 	}
+	host0, err := testenv.RootCPUUsage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts0 := root.CPUUsage()
 	t0 := time.Now()
 	pause(*flagWindow)
 	t1 := time.Now()
 	elapsed := t1.Sub(t0).Seconds()
+	host1, err := testenv.RootCPUUsage()
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep := Report{
 		Containers: n, Controllers: controllers, MemoryLimit: *flagMem, Batch: batch,
 		PeriodSeconds: flagPeriod.Seconds(), WindowSeconds: elapsed, RampSeconds: ramp.Seconds(),
-		BatchFirstP99us: map[string][]float64{},
+		BatchFirstP99us:      map[string][]float64{},
+		ContainersCPUPercent: math.Round(1000*(root.CPUUsage()-cts0).Seconds()/elapsed) / 10,
+		HostCPUPercent:       math.Round(1000*(host1-host0).Seconds()/elapsed) / 10,
+		CPUs:                 runtime.NumCPU(),
 	}
 	for i, tg := range targets {
 		cpu := daemonSeconds(t, tg) - cpu0[i]
@@ -484,9 +504,11 @@ func printReport(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "\ndensity: %d containers (own pid namespace; cgroups %s + unified; memory limit %d MiB), a sleeping init and a reader of %s from every daemon each %v\n",
 		rep.Containers, strings.Join(rep.Controllers, ","), rep.MemoryLimit>>20, strings.Join(files, ", "),
 		time.Duration(rep.PeriodSeconds*float64(time.Second)))
-	fmt.Fprintf(w, "ramp: %d batch(es) of up to %d in %.1f s; window %.1f s; the containers themselves: %.0f MiB (%.2f MiB each), %d tasks\n\n",
+	fmt.Fprintf(w, "ramp: %d batch(es) of up to %d in %.1f s; window %.1f s; the containers themselves: %.0f MiB (%.2f MiB each), %d tasks\n",
 		len(rep.BatchFirstP99us[rep.Daemons[0].Name]), rep.Batch, rep.RampSeconds, rep.WindowSeconds,
 		float64(rep.ContainersMemoryKiB)/1024, float64(rep.ContainersMemoryKiB)/1024/float64(max(1, rep.Containers)), rep.ContainersTasks)
+	fmt.Fprintf(w, "CPU over the window, %% of one CPU: the containers' readers %.1f, the whole host %.1f of %d00\n\n",
+		rep.ContainersCPUPercent, rep.HostCPUPercent, rep.CPUs)
 	fmt.Fprintf(w, "%-12s %7s %6s %7s %8s | %7s %4s %8s %8s %8s | %11s %11s %11s | %-22s %s\n",
 		"daemon", "cpu s", "cpu %", "runs/s", "rss MiB", "reads", "errs", "p50 us", "p99 us", "max us",
 		"meminfo p99", "stat p99", "loadavg p99", "first read p50/p99 us", "host views")
