@@ -121,7 +121,7 @@ bench-loadavg: build
 # of proc/meminfo, stat and loadavg every 10 s through lxcfs-go -l and the
 # reference lxcfs -l side by side; started in batches, then a 60 s window.
 # Prints each daemon's CPU, RSS, p50/p99 read latency and the latency of
-# each container's first read, and writes bench/out/density.json. About 2.5
+# each container's first read, and writes bench/out/density.json. About 3
 # minutes at 2,000 containers, so not part of `make bench`.
 # BENCH_DENSITY_FLAGS, e.g. "-bench.n=200 -bench.window=30s -bench.noref".
 BENCH_DENSITY_FLAGS ?=

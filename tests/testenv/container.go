@@ -134,3 +134,18 @@ func (c *Container) Do(cg *Cgroup, ops ...Op) ([]Result, error) {
 func (c *Container) ReadFile(cg *Cgroup, path string) (string, error) {
 	return readVia(func(ops ...Op) ([]Result, error) { return c.Do(cg, ops...) }, path)
 }
+
+// Kill sends SIGKILL to the init, which kills every process of the
+// namespace, unless it has exited already. A member blocked in a FUSE
+// request that the server has already read dies only once the server
+// answers: wait on Done.
+func (c *Container) Kill() {
+	select {
+	case <-c.proc.done:
+	default:
+		_ = c.proc.cmd.Process.Kill()
+	}
+}
+
+// Done is closed once the init has exited and been reaped.
+func (c *Container) Done() <-chan struct{} { return c.proc.done }
