@@ -116,6 +116,20 @@ bench-loadavg: build
 	CGO_ENABLED=0 $(GO) test -c -o bin/bench-loadavg ./bench/loadavg
 	LXCFS_GO_BIN=$(abspath $(BIN)) ./bin/bench-loadavg -test.run '^TestLoadavgBench$$' -test.timeout 15m -test.v -bench.loadavg $(BENCH_LOADAVG_FLAGS)
 
+# Density (issue 18): N containers (default 2,000), each its own pid
+# namespace and cgroups with a memory limit, a sleeping init and a reader
+# of proc/meminfo, stat and loadavg every 10 s through lxcfs-go -l and the
+# reference lxcfs -l side by side; started in batches, then a 60 s window.
+# Prints each daemon's CPU, RSS, p50/p99 read latency and the latency of
+# each container's first read, and writes bench/out/density.json. About 3
+# minutes at 2,000 containers, so not part of `make bench`.
+# BENCH_DENSITY_FLAGS, e.g. "-bench.n=200 -bench.window=30s -bench.noref".
+BENCH_DENSITY_FLAGS ?=
+.PHONY: bench-density
+bench-density: build
+	CGO_ENABLED=0 $(GO) test -c -o bin/bench-density ./bench/density
+	LXCFS_GO_BIN=$(abspath $(BIN)) ./bin/bench-density -test.run '^TestDensityBench$$' -test.timeout 30m -test.v -bench.density $(BENCH_DENSITY_FLAGS)
+
 # Fuzzing: every go fuzz target for FUZZTIME each (one at a time: a fuzz
 # run uses every CPU). Findings are written to <pkg>/testdata/fuzz and kept
 # as regression seeds, which every `go test` (and so `make test`) runs.

@@ -15,7 +15,6 @@
 package loadavg
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/bench/floor"
+	"github.com/lxcfs-go/lxcfs-go/bench/internal/benchout"
 	"github.com/lxcfs-go/lxcfs-go/bench/internal/proctree"
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
@@ -155,17 +155,6 @@ func procCPU(t *testing.T, pid int) float64 {
 	return s
 }
 
-func procRSS(pid int) int64 {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
 func load1(line string) float64 {
 	f := strings.Fields(line)
 	if len(f) == 0 {
@@ -253,7 +242,7 @@ func TestLoadavgBench(t *testing.T) {
 	for i, tg := range targets {
 		stats[i].CPUSeconds = procCPU(t, tg.pid) - cpu0[i]
 		stats[i].CPUPercent = 100 * stats[i].CPUSeconds / elapsed
-		stats[i].RSSKiB = procRSS(tg.pid)
+		stats[i].RSSKiB = proctree.RSSKiB(tg.pid)
 		stats[i].BusyEnd = read(busy, tg)
 		stats[i].IdleSample = read(idle, tg)
 	}
@@ -317,13 +306,7 @@ func TestLoadavgBench(t *testing.T) {
 		fmt.Printf("CPU ours / reference, sampler only: %.3f (goal: at most 0.2)\n", rep.SamplerRatio)
 	}
 	if *flagOut != "" {
-		out := *flagOut
-		if !filepath.IsAbs(out) {
-			out = filepath.Join(moduleRoot(), out)
-		}
-		os.MkdirAll(filepath.Dir(out), 0o755)
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		if _, err := benchout.Write(*flagOut, rep); err != nil {
 			t.Error(err)
 		}
 	}
@@ -337,18 +320,5 @@ func TestLoadavgBench(t *testing.T) {
 	}
 	if rep.SamplerRatio > 0.2 {
 		t.Errorf("lxcfs-go's sampler used %.3f of the reference's CPU; the goal is at most 0.2", rep.SamplerRatio)
-	}
-}
-
-// moduleRoot is the directory of go.mod above the working directory.
-func moduleRoot() string {
-	dir, _ := os.Getwd()
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return dir
-		}
 	}
 }

@@ -30,6 +30,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/bench/internal/proctree"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
@@ -395,7 +396,7 @@ func TestReadBench(t *testing.T) {
 		}
 	}
 	for tg, pid := range pids {
-		rep.RSSKiB[tg] = rssKiB(pid)
+		rep.RSSKiB[tg] = proctree.RSSKiB(pid)
 	}
 
 	// Goals (issue 8): p50 at c=1 within 1.3x the floor and at most a third
@@ -572,21 +573,6 @@ func fmtRatio(r map[string]float64, k string) string {
 		return "-"
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64) + "x"
-}
-
-// rssKiB is VmRSS of pid; 0 if unknown.
-func rssKiB(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // supportsLoadavg reports whether the daemon accepts -l: builds without

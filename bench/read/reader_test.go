@@ -8,8 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/lxcfs-go/lxcfs-go/bench/internal/op"
 	"github.com/lxcfs-go/lxcfs-go/bench/internal/proctree"
 )
 
@@ -28,7 +27,7 @@ type readerSpec struct {
 }
 
 // readerResult is one path's measurements: every op's latency in
-// nanoseconds (op = open + read(64 KiB) until EOF + close).
+// nanoseconds (op.Read with a 64 KiB buffer).
 type readerResult struct {
 	Path      string
 	Latencies []int64
@@ -62,30 +61,6 @@ func runReader(specJSON string) int {
 		return 1
 	}
 	return 0
-}
-
-// readOnce is one op; it returns the bytes read.
-func readOnce(path string, buf []byte) (int, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	for {
-		n, err := unix.Read(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			unix.Close(fd)
-			return total, err
-		}
-		if n == 0 {
-			break
-		}
-		total += n
-	}
-	return total, unix.Close(fd)
 }
 
 // cpuNanos is the CPU time of pid's threads and of its helper processes
@@ -128,7 +103,7 @@ func measure(path string, server int, spec readerSpec) readerResult {
 				if s.After(stopAt) {
 					return
 				}
-				n, err := readOnce(path, buf)
+				n, err := op.Read(path, buf)
 				d := time.Since(s)
 				if err != nil {
 					th.errs++

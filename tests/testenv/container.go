@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -20,6 +21,16 @@ type ContainerOptions struct {
 	CgroupNS bool
 	// MountNS gives the init a new mount namespace (a copy of the test's).
 	MountNS bool
+	// Child, if set, is a command the init starts in the background just
+	// before it execs sleep: a process of the container as a runtime would
+	// start one (pid 2 of the namespace, the init's child, in the init's
+	// cgroup), which lives until the container is killed.
+	Child []string
+	// Stdout and Stderr receive the output of the init and of Child (nil:
+	// stdout discarded, stderr kept for StartContainer's own failure
+	// messages). An *os.File is handed down as it is; any other writer
+	// costs a pipe and a copying goroutine per container.
+	Stdout, Stderr io.Writer
 }
 
 // Container is a process running as pid 1 of a new pid namespace inside a
@@ -35,19 +46,28 @@ type Container struct {
 }
 
 // StartContainer starts "sleep infinity" as the init of a new pid
-// namespace; the init moves itself into cg before it execs. It returns
-// once the init is in cg and runs sleep. Cleanup kills it (SIGKILL to a
-// pid namespace's init kills the whole namespace).
+// namespace; the init moves itself into cg before it execs (and starts
+// opts.Child, if any). It returns once the init is in cg and runs sleep.
+// Cleanup kills it (SIGKILL to a pid namespace's init kills the whole
+// namespace).
 func StartContainer(t testing.TB, cg *Cgroup, opts ContainerOptions) *Container {
 	t.Helper()
 	argv := []string{"sleep", "infinity"}
+	if len(opts.Child) > 0 {
+		// A non-interactive shell starts a background job with SIGINT and
+		// SIGQUIT ignored and stdin on /dev/null.
+		argv = append([]string{"sh", "-c", `"$@" & exec sleep infinity`, "sh"}, opts.Child...)
+	}
 	if opts.CgroupNS {
 		argv = append([]string{"unshare", "--cgroup", "--"}, argv...)
 	}
 	full := joinArgv(cg, argv)
 	cmd := exec.Command(full[0], full[1:]...)
 	var stderr syncBuffer
-	cmd.Stderr = &stderr
+	cmd.Stdout, cmd.Stderr = opts.Stdout, &stderr
+	if opts.Stderr != nil {
+		cmd.Stderr = opts.Stderr
+	}
 	flags := uintptr(syscall.CLONE_NEWPID)
 	if opts.MountNS {
 		flags |= syscall.CLONE_NEWNS
@@ -114,3 +134,18 @@ func (c *Container) Do(cg *Cgroup, ops ...Op) ([]Result, error) {
 func (c *Container) ReadFile(cg *Cgroup, path string) (string, error) {
 	return readVia(func(ops ...Op) ([]Result, error) { return c.Do(cg, ops...) }, path)
 }
+
+// Kill sends SIGKILL to the init, which kills every process of the
+// namespace, unless it has exited already. A member blocked in a FUSE
+// request that the server has already read dies only once the server
+// answers: wait on Done.
+func (c *Container) Kill() {
+	select {
+	case <-c.proc.done:
+	default:
+		_ = c.proc.cmd.Process.Kill()
+	}
+}
+
+// Done is closed once the init has exited and been reaped.
+func (c *Container) Done() <-chan struct{} { return c.proc.done }

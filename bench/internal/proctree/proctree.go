@@ -42,21 +42,45 @@ func Descendants(pid int) []int {
 // not in it: ProcessSeconds counts those, at tick resolution.
 func ThreadNanos(pid int) int64 {
 	var sum int64
-	for _, p := range append([]int{pid}, Descendants(pid)...) {
-		dir := "/proc/" + strconv.Itoa(p) + "/task"
-		tasks, _ := os.ReadDir(dir)
-		for _, t := range tasks {
-			b, _ := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
-			if f := strings.Fields(string(b)); len(f) > 0 {
-				n, _ := strconv.ParseInt(f[0], 10, 64)
-				sum += n
-			}
-		}
+	for _, p := range eachThread(pid, func(schedstat []string) {
+		n, _ := strconv.ParseInt(schedstat[0], 10, 64)
+		sum += n
+	}) {
 		if st, ok := stat(p); ok {
 			sum += (st.cutime + st.cstime) * 1e9 / clockTicks
 		}
 	}
 	return sum
+}
+
+// Timeslices is how many times the live threads of pid and of its live
+// descendants have been scheduled onto a CPU (schedstat's third field):
+// their wake-ups, each a context switch.
+func Timeslices(pid int) int64 {
+	var sum int64
+	eachThread(pid, func(schedstat []string) {
+		n, _ := strconv.ParseInt(schedstat[2], 10, 64)
+		sum += n
+	})
+	return sum
+}
+
+// eachThread calls f with the fields of /proc/<p>/task/<tid>/schedstat
+// (run time ns, wait time ns, timeslices) of every live thread of pid and
+// of its live descendants, and returns those processes, pid first.
+func eachThread(pid int, f func(schedstat []string)) []int {
+	procs := append([]int{pid}, Descendants(pid)...)
+	for _, p := range procs {
+		dir := "/proc/" + strconv.Itoa(p) + "/task"
+		tasks, _ := os.ReadDir(dir)
+		for _, t := range tasks {
+			b, _ := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+			if fields := strings.Fields(string(b)); len(fields) >= 3 {
+				f(fields)
+			}
+		}
+	}
+	return procs
 }
 
 // ProcessSeconds is utime + stime + cutime + cstime of pid and of each of its
@@ -96,4 +120,19 @@ func stat(pid int) (times, bool) {
 		v[k], _ = strconv.ParseInt(f[11+k], 10, 64)
 	}
 	return times{v[0], v[1], v[2], v[3]}, true
+}
+
+// RSSKiB is VmRSS of pid in KiB; 0 if unknown.
+func RSSKiB(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
