@@ -3,6 +3,7 @@ package cgroupview
 import (
 	"log/slog"
 
+	"github.com/lxcfs-go/lxcfs-go/fallback"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
@@ -21,6 +22,9 @@ type Options struct {
 	// before it is opened; "" on a real host, the fixture root in tests.
 	MountPrefix string
 	Logger      *slog.Logger
+	// OnFallback is told of every value that falls back to the host's
+	// (the same events logged at debug level); nil tells nobody.
+	OnFallback func(fallback.Reason)
 }
 
 // Want selects the parts of a Snapshot to read, so that a file reads only the

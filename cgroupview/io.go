@@ -1,6 +1,10 @@
 package cgroupview
 
-import "time"
+import (
+	"time"
+
+	"github.com/lxcfs-go/lxcfs-go/fallback"
+)
 
 // IO is the block I/O a cgroup subtree has done, per device.
 type IO struct {
@@ -80,7 +84,9 @@ func (v *View) cgroupIO(cg Cgroups) (*IO, bool) {
 		io, err = ioV1(d)
 	}
 	if err != nil {
-		v.log.Debug("io of cgroup unavailable", "path", d.path, "err", err)
+		if v.fallbacks.Report(fallback.IO) {
+			v.log.Debug("io of cgroup unavailable", "path", d.path, "err", err)
+		}
 		return nil, false
 	}
 	return io, h.Version == 2 || len(io.Devices) > 0

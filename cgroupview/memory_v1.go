@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/lxcfs-go/lxcfs-go/fallback"
 	"github.com/lxcfs-go/lxcfs-go/internal/kfile"
 )
 
@@ -48,10 +49,14 @@ func (v *View) memoryV1(d cgroupDir) (*Memory, error) {
 	if sw, err := d.readUint("memory.swappiness"); err == nil && sw <= 200 {
 		m.Swappiness = int(sw)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		v.log.Debug("swappiness of cgroup unavailable", "path", d.path, "err", err)
+		if v.fallbacks.Report(fallback.Swappiness) {
+			v.log.Debug("swappiness of cgroup unavailable", "path", d.path, "err", err)
+		}
 	}
 	if m.Swap, err = swapV1(d, limit, usage, hier); err != nil {
-		v.log.Debug("swap of cgroup unavailable", "path", d.path, "err", err)
+		if v.fallbacks.Report(fallback.Swap) {
+			v.log.Debug("swap of cgroup unavailable", "path", d.path, "err", err)
+		}
 	}
 	return m, nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+
+	"github.com/lxcfs-go/lxcfs-go/fallback"
 )
 
 // memoryV2 reads a cgroup2 memory cgroup. The cgroup's own memory.current
@@ -29,7 +31,9 @@ func (v *View) memoryV2(d cgroupDir) (*Memory, error) {
 	}
 	m := &Memory{Limit: limit, UsageBytes: usage, Swappiness: -1, Stat: stat}
 	if m.Swap, err = swapV2(d); err != nil {
-		v.log.Debug("swap of cgroup unavailable", "path", d.path, "err", err)
+		if v.fallbacks.Report(fallback.Swap) {
+			v.log.Debug("swap of cgroup unavailable", "path", d.path, "err", err)
+		}
 	}
 	return m, nil
 }

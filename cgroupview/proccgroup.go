@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/lxcfs-go/lxcfs-go/fallback"
 )
 
 // Membership is one line of /proc/<pid>/cgroup: "hierarchy-ID:controllers:path".
@@ -113,7 +115,9 @@ func (v *View) Cgroups(pid int) (Cgroups, error) {
 	for _, m := range ms {
 		if m.HierarchyID == 0 && len(m.Controllers) == 0 {
 			if m.Deleted {
-				v.log.Debug("cgroup2 path of process was removed", "pid", pid, "path", m.Path)
+				if v.fallbacks.Report(fallback.CgroupRemoved) {
+					v.log.Debug("cgroup2 path of process was removed", "pid", pid, "path", m.Path)
+				}
 				continue
 			}
 			cg.Unified, cg.HasUnified = pruneInitScope(m.Path), true

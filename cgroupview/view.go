@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/fallback"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 )
@@ -29,6 +30,10 @@ type View struct {
 	prefix string
 	log    *slog.Logger
 	layout *Layout
+
+	// fallbacks reports a value that could not be computed; the caller
+	// logs it at debug level when Report says so.
+	fallbacks fallback.Reporter
 
 	// memory, cpu, cpuset and cpuacct are the hierarchies chosen for those
 	// controllers (nil when none has them); see New.
@@ -63,6 +68,7 @@ func New(opts Options) (*View, error) {
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
+	v.fallbacks = fallback.Reporter{Log: v.log, On: opts.OnFallback}
 	name := v.procFS + "/self/mountinfo"
 	f, err := os.Open(name)
 	if err != nil {
@@ -181,8 +187,10 @@ func (v *View) dir(h *Hierarchy, cg Cgroups, ctrl string) (cgroupDir, bool) {
 	}
 	rel, ok := relativeTo(p, h.Root)
 	if !ok {
-		v.log.Debug("cgroup path outside the mounted part of its hierarchy",
-			"controller", ctrl, "path", p, "mount_root", h.Root)
+		if v.fallbacks.Report(fallback.OutsideHierarchy) {
+			v.log.Debug("cgroup path outside the mounted part of its hierarchy",
+				"controller", ctrl, "path", p, "mount_root", h.Root)
+		}
 		return cgroupDir{}, false
 	}
 	return cgroupDir{base: v.prefix + h.MountPoint, path: rel, wholeTree: h.Root == "/" && h == v.memory && v.kernelMemory, host: v.host}, true
@@ -263,7 +271,9 @@ func (v *View) readMemory(cg Cgroups) *Memory {
 		m, err = v.memoryV1(d)
 	}
 	if err != nil {
-		v.log.Debug("memory of cgroup unavailable", "path", d.path, "err", err)
+		if v.fallbacks.Report(fallback.Memory) {
+			v.log.Debug("memory of cgroup unavailable", "path", d.path, "err", err)
+		}
 		return nil
 	}
 	return m
@@ -284,7 +294,9 @@ func (v *View) readCPU(cg Cgroups, withQuota bool) *CPU {
 			c.CPUs, err = cpusetV1(sd)
 		}
 		if err != nil {
-			v.log.Debug("cpuset of cgroup unavailable", "path", sd.path, "err", err)
+			if v.fallbacks.Report(fallback.CPUSet) {
+				v.log.Debug("cpuset of cgroup unavailable", "path", sd.path, "err", err)
+			}
 			return nil
 		}
 	}
@@ -296,7 +308,9 @@ func (v *View) readCPU(cg Cgroups, withQuota bool) *CPU {
 			c.QuotaCPUs, err = quotaV1(qd)
 		}
 		if err != nil {
-			v.log.Debug("cpu quota of cgroup unavailable", "path", qd.path, "err", err)
+			if v.fallbacks.Report(fallback.CPUQuota) {
+				v.log.Debug("cpu quota of cgroup unavailable", "path", qd.path, "err", err)
+			}
 			return nil
 		}
 	}
@@ -327,7 +341,9 @@ func (v *View) readUsage(cg Cgroups) *CPUUsage {
 		return nil
 	}
 	if err != nil {
-		v.log.Debug("cpu usage of cgroup unavailable", "path", d.path, "err", err)
+		if v.fallbacks.Report(fallback.CPUUsage) {
+			v.log.Debug("cpu usage of cgroup unavailable", "path", d.path, "err", err)
+		}
 		return nil
 	}
 	return u
@@ -344,7 +360,9 @@ func (v *View) readSlabinfo(cg Cgroups) []byte {
 	b, err := slabinfoV1(d)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			v.log.Debug("slabinfo of cgroup unavailable", "path", d.path, "err", err)
+			if v.fallbacks.Report(fallback.Slabinfo) {
+				v.log.Debug("slabinfo of cgroup unavailable", "path", d.path, "err", err)
+			}
 		}
 		return nil
 	}
