@@ -21,6 +21,7 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 	"github.com/lxcfs-go/lxcfs-go/cpuview"
+	"github.com/lxcfs-go/lxcfs-go/fallback"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	"github.com/lxcfs-go/lxcfs-go/loadavg"
 	"github.com/lxcfs-go/lxcfs-go/proc"
@@ -54,6 +55,10 @@ type Options struct {
 	MountPrefix string // prefix for cgroup mount points; "" on a real host
 	Render      proc.Options
 	Logger      *slog.Logger
+	// OnFallback is told of every value served from the host because the
+	// container's could not be computed, here and in cgroupview (the
+	// events logged at debug level); nil tells nobody.
+	OnFallback func(fallback.Reason)
 	// Loadavg (-l) serves per-container load averages from a sampler that
 	// starts with the first read of loadavg.
 	Loadavg bool
@@ -77,6 +82,10 @@ type Source struct {
 	log     *slog.Logger
 	virtOff atomic.Bool
 	sizes   [vfiles.Count]atomic.Pointer[sizeEntry]
+
+	// fallbacks reports a file or value served from the host; the caller
+	// logs it at debug level when Report says so.
+	fallbacks fallback.Reporter
 
 	// load keeps the load averages under -l; loadRun starts its sampling
 	// loop once, at the first read of loadavg.
@@ -112,11 +121,13 @@ func New(opts Options) (*Source, error) {
 		Host:        opts.Host,
 		MountPrefix: opts.MountPrefix,
 		Logger:      opts.Logger,
+		OnFallback:  opts.OnFallback,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("content: %w", err)
 	}
-	s := &Source{opts: opts, view: view, hostFS: opts.Host, log: opts.Logger}
+	s := &Source{opts: opts, view: view, hostFS: opts.Host, log: opts.Logger,
+		fallbacks: fallback.Reporter{Log: opts.Logger, On: opts.OnFallback}}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	if opts.Loadavg {
 		s.loadCount = cgroupview.NewLoadCounter(opts.ProcFS)
@@ -229,7 +240,9 @@ func (s *Source) render(dst []byte, f File, pid int, resolve func(int) (*Caller,
 		if errors.Is(err, ErrCallerGone) {
 			return dst, err
 		}
-		s.log.Debug("no container view, serving the host file", "file", hostName(f), "pid", pid, "err", err)
+		if s.fallbacks.Report(fallback.NoContainer) {
+			s.log.Debug("no container view, serving the host file", "file", hostName(f), "pid", pid, "err", err)
+		}
 		return s.host(dst, f)
 	}
 	return s.RenderFor(dst, f, c)
@@ -245,7 +258,9 @@ func (s *Source) boot(c *Caller) proc.Boot {
 	}
 	off, ok, err := s.view.BoottimeOffset(c.TID)
 	if err != nil {
-		s.log.Debug("time namespace offset unavailable, counting from the container init", "pid", c.TID, "err", err)
+		if s.fallbacks.Report(fallback.TimeNamespace) {
+			s.log.Debug("time namespace offset unavailable, counting from the container init", "pid", c.TID, "err", err)
+		}
 		return b
 	}
 	if ok && off != 0 {
@@ -272,7 +287,9 @@ func (s *Source) loadFor(c *Caller) *proc.Load {
 	})
 	v, err := s.load.Read(cg)
 	if err != nil {
-		s.log.Debug("container load unavailable, serving the host file", "pid", c.Ref.PID, "cgroup", cg.Dir, "err", err)
+		if s.fallbacks.Report(fallback.Loadavg) {
+			s.log.Debug("container load unavailable, serving the host file", "pid", c.Ref.PID, "cgroup", cg.Dir, "err", err)
+		}
 		return nil
 	}
 	return &proc.Load{Avg: v.Avg, Running: v.Running, Total: v.Total, LastPID: s.lastPIDFor(c, v.LastPID)}

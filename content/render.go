@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/fallback"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
@@ -230,7 +231,9 @@ func (s *Source) renderPressure(dst []byte, f File, c *Caller, _ *cgroupview.Sna
 	}
 	cg, err := s.view.PSI(c.Cgroups, psiResource(f))
 	if err != nil {
-		s.log.Debug("container pressure unavailable, serving the host file", "file", hostName(f), "pid", c.Ref.PID, "err", err)
+		if s.fallbacks.Report(fallback.Pressure) {
+			s.log.Debug("container pressure unavailable, serving the host file", "file", hostName(f), "pid", c.Ref.PID, "err", err)
+		}
 		cg = nil
 	}
 	return proc.Pressure(dst, host, cg), nil
