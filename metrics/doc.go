@@ -6,10 +6,11 @@
 //
 //   - Instrument wraps the fs.Content the FUSE layer renders through and
 //     counts reads, errors and latency per file.
-//   - LogHandler wraps the slog.Handler given to content.New and counts the
-//     debug records content and cgroupview write when a value falls back to
-//     the host's (the message names the reason). Records pass on to the
-//     wrapped handler exactly as before.
+//   - Fallback is the OnFallback of content.Options (which passes it on to
+//     cgroupview): it counts each value served from the host by its typed
+//     fallback.Reason, whose String is the reason label. It reads no log
+//     text and needs no debug logging: the logger is left as it is, and
+//     content and cgroupview build their debug records only when it is on.
 //   - SetTrackedContainers, ObserveSamplerTick and Upgrade are for the
 //     loadavg sampler and the live upgrade to call.
 //

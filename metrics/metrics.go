@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/fallback"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
@@ -31,11 +32,14 @@ type Metrics struct {
 	errors    *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	fallbacks *prometheus.CounterVec
-	tracked   prometheus.GaugeFunc
-	trackedN  atomic.Int64
-	trackedFn atomic.Pointer[func() int]
-	tick      prometheus.Histogram
-	upgrades  *prometheus.CounterVec
+	// fallbackBy is fallbacks' counter of each reason, indexed by it, so
+	// that counting on the read path looks up no labels.
+	fallbackBy []prometheus.Counter
+	tracked    prometheus.GaugeFunc
+	trackedN   atomic.Int64
+	trackedFn  atomic.Pointer[func() int]
+	tick       prometheus.Histogram
+	upgrades   *prometheus.CounterVec
 }
 
 // New creates the collectors in a registry of their own.
@@ -76,8 +80,9 @@ func New() *Metrics {
 		Name: "lxcfs_go_upgrades_total",
 		Help: "In-place upgrades (SIGUSR1) attempted, by result.",
 	}, []string{"result"})
-	for _, r := range fallbackReasons {
-		m.fallbacks.WithLabelValues(r) // export zeros, so rate() works from the start
+	for _, r := range fallback.Reasons() {
+		// Created now, so zeros are exported and rate() works from the start.
+		m.fallbackBy = append(m.fallbackBy, m.fallbacks.WithLabelValues(r.String()))
 	}
 	m.upgrades.WithLabelValues("ok")
 	m.upgrades.WithLabelValues("failed")
@@ -110,8 +115,15 @@ func (m *Metrics) Upgrade(ok bool) {
 	}
 }
 
-// Fallback counts a value served from the host for reason.
-func (m *Metrics) Fallback(reason string) { m.fallbacks.WithLabelValues(reason).Inc() }
+// Fallback counts a value served from the host for reason r. It is the
+// OnFallback of content.Options.
+func (m *Metrics) Fallback(r fallback.Reason) {
+	if int(r) < len(m.fallbackBy) {
+		m.fallbackBy[r].Inc()
+		return
+	}
+	m.fallbacks.WithLabelValues(r.String()).Inc()
+}
 
 // Instrument wraps c: every Render is counted and timed. Other methods of
 // fs.Content pass through (the interface is embedded, so methods added to
@@ -175,69 +187,6 @@ func errnoName(e syscall.Errno) string {
 		return "EINVAL"
 	}
 	return "errno"
-}
-
-// fallbackMessages maps the debug messages of content and cgroupview that
-// mean "this value is the host's" to a reason label. TestFallbackMessages
-// renders the broken fixture tree and TestEveryFallbackMessage scans the
-// sources, so a renamed or new message fails a test.
-var fallbackMessages = map[string]string{
-	"no container view, serving the host file":                            "no_container",
-	"container pressure unavailable, serving the host file":               "pressure",
-	"container load unavailable, serving the host file":                   "loadavg",
-	"io of cgroup unavailable":                                            "io",
-	"memory of cgroup unavailable":                                        "memory",
-	"swap of cgroup unavailable":                                          "swap",
-	"swappiness of cgroup unavailable":                                    "swappiness",
-	"cpuset of cgroup unavailable":                                        "cpuset",
-	"cpu quota of cgroup unavailable":                                     "cpu_quota",
-	"cpu usage of cgroup unavailable":                                     "cpu_usage",
-	"slabinfo of cgroup unavailable":                                      "slabinfo",
-	"cgroup path outside the mounted part of its hierarchy":               "outside_hierarchy",
-	"cgroup2 path of process was removed":                                 "cgroup_removed",
-	"time namespace offset unavailable, counting from the container init": "time_namespace",
-}
-
-var fallbackReasons = func() []string {
-	var out []string
-	for _, r := range fallbackMessages {
-		out = append(out, r)
-	}
-	return out
-}()
-
-// LogHandler wraps h so that the fallback messages content and cgroupview
-// log at debug level are counted, whatever h's level. Every record goes on
-// to h when h is enabled for its level, so logging is unchanged.
-func (m *Metrics) LogHandler(h slog.Handler) slog.Handler {
-	return &logCounter{inner: h, m: m}
-}
-
-type logCounter struct {
-	inner slog.Handler
-	m     *Metrics
-}
-
-func (l *logCounter) Enabled(ctx context.Context, level slog.Level) bool {
-	return level >= slog.LevelDebug || l.inner.Enabled(ctx, level)
-}
-
-func (l *logCounter) Handle(ctx context.Context, r slog.Record) error {
-	if reason, ok := fallbackMessages[r.Message]; ok {
-		l.m.Fallback(reason)
-	}
-	if l.inner.Enabled(ctx, r.Level) {
-		return l.inner.Handle(ctx, r)
-	}
-	return nil
-}
-
-func (l *logCounter) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &logCounter{inner: l.inner.WithAttrs(attrs), m: l.m}
-}
-
-func (l *logCounter) WithGroup(name string) slog.Handler {
-	return &logCounter{inner: l.inner.WithGroup(name), m: l.m}
 }
 
 // Handler serves /metrics and /healthz. health reports whether the daemon

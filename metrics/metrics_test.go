@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/fallback"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
@@ -70,50 +72,135 @@ func TestInstrument(t *testing.T) {
 	}
 }
 
-// TestFallbackMessages renders files for processes of the broken fixture
-// tree through a real content.Source: the debug messages it logs when a
-// value falls back to the host's must be counted, with the log level of
-// the wrapped handler unchanged.
-func TestFallbackMessages(t *testing.T) {
-	t.Parallel()
+// brokenSource is a content.Source over a copy of the broken fixture tree
+// (cgroup files that are garbage, gone or unreachable) with a host's
+// files, whose fallbacks m counts and whose records go to h.
+func brokenSource(t testing.TB, m *Metrics, h slog.Handler) *content.Source {
+	t.Helper()
 	root := t.TempDir()
 	copyTree(t, "../cgroupview/testdata/broken", root)
 	copyTree(t, "../proc/testdata/golden/cpuset-4cpu/host", root)
-	m := New()
-	var logged strings.Builder
-	inner := slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo})
 	src, err := content.New(content.Options{
 		ProcFS: root + "/proc", SysFS: root + "/sys", MountPrefix: root,
 		// The quota is read (and can fall back) only under --enable-cfs.
-		Render: proc.Options{CFS: true},
-		Logger: slog.New(m.LogHandler(inner)),
+		Render:     proc.Options{CFS: true},
+		Logger:     slog.New(h),
+		OnFallback: m.Fallback,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for pid, f := range map[int]content.File{
-		7001: vfiles.Meminfo, // memory.limit_in_bytes "lots"
-		7003: vfiles.CPUInfo, // cpuset "0-x"
-		7004: vfiles.Stat,    // cpuacct.usage_all garbage
-		7008: vfiles.CPUInfo, // cpu.cfs_quota_us "fast"
-	} {
-		if _, err := src.RenderOwn(nil, f, pid); err != nil {
-			t.Fatalf("pid %d: %v", pid, err)
+	t.Cleanup(src.Close)
+	return src
+}
+
+// records counts the records that reach it at level and above.
+type records struct {
+	level slog.Level
+	n     atomic.Int64
+}
+
+func (r *records) Enabled(_ context.Context, l slog.Level) bool { return l >= r.level }
+func (r *records) Handle(context.Context, slog.Record) error    { r.n.Add(1); return nil }
+func (r *records) WithAttrs([]slog.Attr) slog.Handler           { return r }
+func (r *records) WithGroup(string) slog.Handler                { return r }
+
+// TestFallbacks renders files for processes of the broken fixture tree
+// through a real content.Source: each value served from the host is
+// counted under its typed reason, whatever the log level. With debug off
+// no log record is built at all; with debug on each fallback is one
+// record, as before the counter existed.
+func TestFallbacks(t *testing.T) {
+	t.Parallel()
+	want := map[fallback.Reason]float64{
+		fallback.Memory: 1, fallback.CPUSet: 1, fallback.CPUUsage: 1, fallback.CPUQuota: 1,
+		fallback.Swap: 1, fallback.Swappiness: 1, fallback.CgroupRemoved: 1, fallback.NoContainer: 1,
+	}
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		m := New()
+		h := &records{level: level}
+		src := brokenSource(t, m, h)
+		h.n.Store(0) // New logs the cgroup layout at debug level
+		for pid, f := range map[int]content.File{
+			7001: vfiles.Meminfo, // memory.limit_in_bytes "lots"
+			7003: vfiles.CPUInfo, // cpuset "0-x"
+			7004: vfiles.Stat,    // cpuacct.usage_all garbage
+			7007: vfiles.Meminfo, // empty swappiness, memsw limit "garbage"
+			7008: vfiles.CPUInfo, // cpu.cfs_quota_us "fast"
+			7009: vfiles.Meminfo, // cgroup2 path "(deleted)"
+			7010: vfiles.Meminfo, // /proc/7010/cgroup is garbage
+		} {
+			if _, err := src.RenderOwn(nil, f, pid); err != nil {
+				t.Fatalf("pid %d: %v", pid, err)
+			}
+		}
+		var total float64
+		for _, r := range fallback.Reasons() {
+			got := testutil.ToFloat64(m.fallbacks.WithLabelValues(r.String()))
+			if got != want[r] {
+				t.Errorf("%v: fallbacks{reason=%q} = %v, want %v", level, r, got, want[r])
+			}
+			total += got
+		}
+		wantRecords := int64(total)
+		if level > slog.LevelDebug {
+			wantRecords = 0
+		}
+		if got := h.n.Load(); got != wantRecords {
+			t.Errorf("%v: %d records handled for %v fallbacks, want %d", level, got, total, wantRecords)
 		}
 	}
-	for reason, want := range map[string]float64{"memory": 1, "cpuset": 1, "cpu_usage": 1, "cpu_quota": 1} {
-		if got := testutil.ToFloat64(m.fallbacks.WithLabelValues(reason)); got != want {
-			t.Errorf("fallbacks{reason=%q} = %v, want %v", reason, got, want)
+}
+
+// TestFallbackZeros: every reason is exported from the start, under a
+// label of its own (rate() needs the zero; dashboards need the labels).
+func TestFallbackZeros(t *testing.T) {
+	t.Parallel()
+	m := New()
+	if n, want := testutil.CollectAndCount(m.fallbacks), len(fallback.Reasons()); n != want {
+		t.Errorf("%d fallback series, want one per reason (%d)", n, want)
+	}
+	m.Fallback(fallback.Slabinfo)
+	m.Fallback(fallback.Reason(200)) // a reason newer than this counter
+	want := `
+# HELP lxcfs_go_fallbacks_total Values served from the host because the container's could not be computed, by reason.
+# TYPE lxcfs_go_fallbacks_total counter
+`
+	for _, r := range fallback.Reasons() {
+		n := 0
+		if r == fallback.Slabinfo {
+			n = 1
+		}
+		want += fmt.Sprintf("lxcfs_go_fallbacks_total{reason=%q} %d\n", r, n)
+	}
+	want += "lxcfs_go_fallbacks_total{reason=\"reason_200\"} 1\n"
+	if err := testutil.CollectAndCompare(m.fallbacks, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
+
+// BenchmarkFallback renders a file whose memory falls back, with the
+// counter on and debug logging off: no record may be built on this path.
+func BenchmarkFallback(b *testing.B) {
+	m := New()
+	h := &records{level: slog.LevelInfo}
+	src := brokenSource(b, m, h)
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		var err error
+		if buf, err = src.RenderOwn(buf[:0], vfiles.Meminfo, 7001); err != nil {
+			b.Fatal(err)
 		}
 	}
-	if logged.Len() != 0 {
-		t.Errorf("debug records reached an info-level handler: %s", logged.String())
+	if h.n.Load() != 0 || testutil.ToFloat64(m.fallbackBy[fallback.Memory]) == 0 {
+		b.Errorf("%d records, %v fallbacks", h.n.Load(), testutil.ToFloat64(m.fallbackBy[fallback.Memory]))
 	}
 }
 
 // copyTree copies the fixture tree from into to (os.CopyFS: no file of
 // one tree may be in the other).
-func copyTree(t *testing.T, from, to string) {
+func copyTree(t testing.TB, from, to string) {
 	t.Helper()
 	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
 		t.Fatal(err)
@@ -238,41 +325,6 @@ func TestTakeover(t *testing.T) {
 			t.Errorf("%s: successor answers %d", addr, code)
 		}
 		succ.Close()
-	}
-}
-
-// TestEveryFallbackMessage: every debug message of content and cgroupview
-// that announces a host fallback ("... unavailable", "... serving the host
-// file", a removed or unreachable cgroup) has a reason label.
-func TestEveryFallbackMessage(t *testing.T) {
-	t.Parallel()
-	var files []string
-	for _, dir := range []string{"../content", "../cgroupview"} {
-		m, _ := filepath.Glob(dir + "/*.go")
-		files = append(files, m...)
-	}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			_, rest, ok := strings.Cut(line, `.Debug("`)
-			if !ok {
-				continue
-			}
-			msg, _, _ := strings.Cut(rest, `"`)
-			if !strings.Contains(msg, "unavailable") && !strings.Contains(msg, "host file") &&
-				!strings.Contains(msg, "removed") && !strings.Contains(msg, "outside") {
-				continue
-			}
-			if _, ok := fallbackMessages[msg]; !ok {
-				t.Errorf("%s: fallback message %q has no reason in fallbackMessages", name, msg)
-			}
-		}
 	}
 }
 

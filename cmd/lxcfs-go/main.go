@@ -101,7 +101,8 @@ func serve(o *options, logger *slog.Logger) error {
 		SysFS:       o.sysFS,
 		MountPrefix: o.cgroupPrefix,
 		Render:      proc.Options{SwapOff: o.swapOff, ZswapOff: o.zswapOff, CFS: o.cfs},
-		Logger:      met.contentLogger(logger),
+		Logger:      logger,
+		OnFallback:  met.onFallback(),
 		Loadavg:     o.loadavg,
 		PSIPoll:     o.psiPoll,
 	})

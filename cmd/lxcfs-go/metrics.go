@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/fallback"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/metrics"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
@@ -48,13 +49,13 @@ func (d *daemonMetrics) health() error {
 	return err
 }
 
-// contentLogger is the logger to give content.New: its fallback messages
-// are counted.
-func (d *daemonMetrics) contentLogger(l *slog.Logger) *slog.Logger {
+// onFallback is the OnFallback to give content.New: it counts each value
+// served from the host by its reason. nil without --metrics-addr.
+func (d *daemonMetrics) onFallback() func(fallback.Reason) {
 	if d == nil {
-		return l
+		return nil
 	}
-	return slog.New(d.m.LogHandler(l.Handler()))
+	return d.m.Fallback
 }
 
 // instrument wraps what fs.New renders through.

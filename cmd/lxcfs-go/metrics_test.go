@@ -24,8 +24,7 @@ func TestMetricsOff(t *testing.T) {
 	if err != nil || d != nil {
 		t.Fatalf("startMetrics without an address: %v, %v", d, err)
 	}
-	l := slog.New(slog.DiscardHandler)
-	if d.contentLogger(l) != l || d.metrics() != nil {
+	if d.onFallback() != nil || d.metrics() != nil {
 		t.Error("nil daemonMetrics changed something")
 	}
 	d.ready(true)
@@ -44,7 +43,7 @@ func TestMetricsOn(t *testing.T) {
 		t.Error("healthy before mounting")
 	}
 	d.upgraded(false)
-	if d.metrics() == nil {
+	if d.metrics() == nil || d.onFallback() == nil {
 		t.Error("no metrics")
 	}
 }
