@@ -76,7 +76,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	if v, ok := metricValue(body, `lxcfs_go_reads_total{file="meminfo"}`); !ok || v < 2 {
 		t.Errorf("meminfo reads %v %v", v, ok)
 	}
-	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", `lxcfs_go_upgrades_total{result="ok"}`} {
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", `lxcfs_go_upgrades_total{result="ok"}`,
+		`lxcfs_go_fallbacks_total{reason="no_container"}`, `lxcfs_go_fallbacks_total{reason="time_namespace"}`} {
 		if _, ok := metricValue(body, name); !ok {
 			t.Errorf("/metrics has no %s", name)
 		}
