@@ -1,6 +1,6 @@
 // Package cgroupfs decides and performs everything behind the cgroup/ tree
 // of the mount: a cgroupfs view in which a container without a cgroup
-// namespace sees only its own subtree (SPEC section 6).
+// namespace sees only its own subtree (docs/differences.md, "Files").
 //
 // # Whose view
 //

@@ -5,7 +5,7 @@ package content
 // would this process's own cgroups give"), and explaining where each changed
 // field of a file comes from.
 //
-// The explanation names cgroup files. They belong to cgroupview by STYLE;
+// The explanation names cgroup files. They belong to cgroupview, which alone reads them;
 // here they are only printed, never opened for their values (values come
 // from the same Snapshot the renderers use), except to list each level of a
 // limit's ancestor chain, which cgroupview does not export.

@@ -12,7 +12,7 @@ import (
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 )
 
-// The cgroup/ tree (SPEC section 6): cgroup/<hierarchy>/<path...>, served
+// The cgroup/ tree (docs/differences.md): cgroup/<hierarchy>/<path...>, served
 // by cgroupfs for the calling thread. What exists, and with which mode,
 // differs by caller, and the kernel's dentry and attribute caches are per
 // mount: every entry and attribute below cgroup/ has TTL 0, and listings

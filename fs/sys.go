@@ -18,7 +18,7 @@ import (
 )
 
 // The sys cpu tree mirrors the host's /sys/devices/system/cpu read-only, with
-// these differences (SPEC section 5):
+// these differences (docs/differences.md):
 //   - online, present and possible list the caller's CPUs; offline is empty;
 //   - only the caller's cpuN directories exist, and their online reads 1;
 //   - nothing is writable, so no write ever reaches the host.

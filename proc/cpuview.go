@@ -46,7 +46,7 @@ func NewCPUView(cpu *cgroupview.CPU, hostOnline cgroupview.CPUSet, opt Options) 
 }
 
 // CPUList appends the content of /sys/devices/system/cpu/online (and of
-// present and possible, which SPEC makes equal to it) to dst: the host CPU
+// present and possible, which we make equal to it) to dst: the host CPU
 // numbers in the kernel's list format ("0,2-3\n"), or, when the view is
 // renumbered, "0-<n-1>\n" ("0\n" for one CPU), as lxcfs prints online under
 // --enable-cfs. v.Host must be ascending, as NewCPUView makes it.

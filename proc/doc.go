@@ -34,7 +34,7 @@
 //
 // # Differences from lxcfs 5.0.3
 //
-// SPEC.md decides where we differ from lxcfs; each renderer's comment gives
+// docs/differences.md lists where we differ from lxcfs; each renderer's comment gives
 // its formulas and its own list. In short:
 //
 //   - meminfo: MemAvailable = MemFree + (active_file + inactive_file +
@@ -71,6 +71,6 @@
 //     the namespace's age, as the kernel shows it (lxcfs: the init's).
 //   - stat: btime is the boot uptime counts from (lxcfs: the host's), so
 //     btime + uptime = now (see Boot).
-//   - online: as lxcfs, host numbers, or 0-(n-1) under --enable-cfs; SPEC
+//   - online: as lxcfs, host numbers, or 0-(n-1) under --enable-cfs; we
 //     makes present and possible the same.
 package proc

@@ -324,7 +324,7 @@ var differences = []difference{
 		what:   "swaps header",
 		ours:   "the host's header line (the kernel's: two tabs before Used and Priority)",
 		lxcfs:  "its own header with single tabs before Used and Priority",
-		reason: "the host file is the template (STYLE.md); documented in proc.Swaps, not in SPEC.md",
+		reason: "the host file is the template; documented in proc.Swaps",
 		check: func(t *testing.T, c *comparison) {
 			if o, want := lines(c.ours.file(t, swaps))[0], lines(hostFile(t, "/proc/swaps"))[0]; o != want {
 				t.Errorf("header %q, want the host's %q", o, want)
@@ -357,7 +357,7 @@ var differences = []difference{
 		what:   "reads past the end",
 		ours:   "0 bytes",
 		lxcfs:  "EINVAL",
-		reason: "SPEC §7: a read at or past the end is EOF, as on the real /proc",
+		reason: "docs/differences.md: a read at or past the end is EOF, as on the real /proc",
 		check: func(t *testing.T, c *comparison) {
 			for _, f := range []string{meminfo, stat, uptime, online} {
 				if n, err := readPastEnd(t, c.oursD.Path(f)); n != 0 || err != nil {
@@ -373,7 +373,7 @@ var differences = []difference{
 		what:   "sys/devices/system/cpu listing",
 		ours:   "only the visible cpuN, each entry once",
 		lxcfs:  "every host cpuN; \".\", \"..\" and \"online\" twice",
-		reason: "SPEC §5: the container sees no other CPUs; no duplicate entries",
+		reason: "docs/differences.md: the container sees no other CPUs; no duplicate entries",
 		check: func(t *testing.T, c *comparison) {
 			o, r := c.ours.dir(t, cpuDir), c.ref.dir(t, cpuDir)
 			if got, want := cpuDirs(o), visibleCPUDirs(t, c.ours.file(t, online)); !slices.Equal(got, want) {
@@ -402,7 +402,7 @@ var differences = []difference{
 		what:   "present and possible",
 		ours:   "equal to online",
 		lxcfs:  "the host's",
-		reason: "SPEC §5 (lxcfs issue 731): nproc --all and _SC_NPROCESSORS_CONF must see the container's CPUs",
+		reason: "docs/differences.md (lxcfs issue 731): nproc --all and _SC_NPROCESSORS_CONF must see the container's CPUs",
 		check: func(t *testing.T, c *comparison) {
 			for _, f := range []string{present, possible} {
 				if o, want := c.ours.file(t, f), c.ours.file(t, online); o != want {
@@ -418,7 +418,7 @@ var differences = []difference{
 		what:   "cpuN/online",
 		ours:   "1 for every visible CPU",
 		lxcfs:  "the host file of that number (cpu0 usually has none: ENOENT)",
-		reason: "SPEC §5: a visible CPU is online; with --enable-cfs the visible CPUs are renumbered",
+		reason: "docs/differences.md: a visible CPU is online; with --enable-cfs the visible CPUs are renumbered",
 		check: func(t *testing.T, c *comparison) {
 			for _, cpu := range visibleCPUDirs(t, c.ours.file(t, online)) {
 				f := cpuDir + "/" + cpu + "/online"
@@ -456,7 +456,7 @@ var differences = []difference{
 		what:   "proc/pressure",
 		ours:   "proc/pressure/{cpu,io,memory} from the container's cgroup (unified hierarchy on hybrid hosts)",
 		lxcfs:  "absent (added in 7.0, v2 only)",
-		reason: "SPEC §4: served on v1/hybrid too",
+		reason: "docs/differences.md: served on v1/hybrid too",
 		check: func(t *testing.T, c *comparison) {
 			for _, f := range []string{"cpu", "io", "memory"} {
 				rel := "proc/pressure/" + f
@@ -477,7 +477,7 @@ var differences = []difference{
 		what:   "diskstats",
 		ours:   "every host device, the container's counts or 0, host major/minor/name and field count",
 		lxcfs:  "the host file (blkio.io_*_recursive are gone on current kernels)",
-		reason: "SPEC §4",
+		reason: "docs/differences.md",
 		check: func(t *testing.T, c *comparison) {
 			host := diskLines(hostFile(t, "/proc/diskstats"))
 			r := diskLines(c.ref.file(t, diskstats))
@@ -520,7 +520,7 @@ var differences = []difference{
 		what:   "stat procs_running",
 		ours:   "the container's runnable tasks",
 		lxcfs:  "the host's",
-		reason: "SPEC §4",
+		reason: "docs/differences.md",
 		check: func(t *testing.T, c *comparison) {
 			o := statLineNamed(t, mustStat(t, c.ours.file(t, stat)), "procs_running").num(0)
 			r := statLineNamed(t, mustStat(t, c.ref.file(t, stat)), "procs_running").num(0)
@@ -536,7 +536,7 @@ var differences = []difference{
 		what:   "cgroup/ top level",
 		ours:   "each v1 hierarchy named as in /proc/self/cgroup (cpu,cpuacct) but a named one without name= (systemd, as lxcfs), plus unified",
 		lxcfs:  "v1 hierarchies by mount directory name (systemd), no unified",
-		reason: "SPEC §6",
+		reason: "docs/differences.md",
 		check: func(t *testing.T, c *comparison) {
 			if r := c.ours.get(t, testenv.OpReaddir, "cgroup"); errors.Is(r.Error(), syscall.ENOENT) {
 				t.Skip("the cgroup/ tree is issue 5 and not served yet")
