@@ -14,7 +14,7 @@ import (
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
 
-// The cgroup/ tree (SPEC section 6, issue 5) through a real mount, on the
+// The cgroup/ tree (docs/differences.md) through a real mount, on the
 // real cgroups of this machine.
 
 // cgfsHier is the name of the cgroup/ directory that holds controller c

@@ -8,7 +8,7 @@ import (
 )
 
 // TestContainerInit: a reader in a pid namespace sees the limits of the
-// cgroup of that namespace's init (SPEC §2), wherever the reader itself
+// cgroup of that namespace's init (README, "Whose view"), wherever the reader itself
 // sits, and uptime counts from the init's start.
 func TestContainerInit(t *testing.T) {
 	testenv.RequireCPUs(t, 2)

@@ -18,7 +18,7 @@ import (
 
 // TestLifecycle: the pidfile holds the daemon's pid; a second instance with
 // the same pidfile exits non-zero and leaves it alone (lxcfs deletes it);
-// SIGTERM unmounts and removes the pidfile (SPEC §1, §8).
+// SIGTERM unmounts and removes the pidfile (docs/operating.md).
 func TestLifecycle(t *testing.T) {
 	d := setup(t)
 	pidfile := func() string {
