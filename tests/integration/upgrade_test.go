@@ -20,8 +20,7 @@ import (
 // a loop while SIGUSR1 swaps the daemon's binary ten times, and once to a
 // binary that fails to start. No read fails, the mount (its ID in
 // mountinfo) stays the same, a file descriptor opened before the first swap
-// and a bind mount made before it still work after the last (docs/upgrade.md,
-// docs/upgrade.md).
+// and a bind mount made before it still work after the last (docs/upgrade.md).
 func TestUpgrade(t *testing.T) {
 	testenv.RequireMountAndCgroups(t)
 	// Not parallel: the pause measurement wants a quiet machine.
