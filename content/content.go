@@ -66,11 +66,16 @@ type Options struct {
 	// writes and poll(2); see PressureFile.
 	PSIPoll bool
 	// Now is the clock of the loadavg and CPU-view histories and of the
-	// host files' caches; time.Now when nil.
+	// host files' caches and of the snapshot cache; time.Now when nil.
 	Now func() time.Time
 	// Host reads the host's files; when nil, New makes one on ProcFS,
 	// SysFS and Now. When set, its roots replace ProcFS and SysFS.
 	Host *hostfs.FS
+	// SnapshotTTL (--snapshot-ttl) is how long a container's cgroup
+	// snapshot is shared by its readers (snapcache.go); 0 reads the
+	// cgroup files on every read. The daemon's default is
+	// DefaultSnapshotTTL.
+	SnapshotTTL time.Duration
 }
 
 // Source renders virtual files. It is safe for concurrent use.
@@ -97,6 +102,8 @@ type Source struct {
 	ctx       context.Context
 	// cpuHist keeps the --enable-cfs per-CPU times.
 	cpuHist *cpuview.History
+	// snaps shares containers' snapshots between readers; nil when off.
+	snaps *snapCache
 }
 
 // New detects the cgroup layout and returns a Source.
@@ -127,7 +134,8 @@ func New(opts Options) (*Source, error) {
 		return nil, fmt.Errorf("content: %w", err)
 	}
 	s := &Source{opts: opts, view: view, hostFS: opts.Host, log: opts.Logger,
-		fallbacks: fallback.Reporter{Log: opts.Logger, On: opts.OnFallback}}
+		fallbacks: fallback.Reporter{Log: opts.Logger, On: opts.OnFallback},
+		snaps:     newSnapCache(opts.SnapshotTTL, opts.Now)}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	if opts.Loadavg {
 		s.loadCount = cgroupview.NewLoadCounter(opts.ProcFS)
@@ -402,7 +410,13 @@ func (s *Source) CPUView(tid int) (proc.CPUView, error) {
 		}
 		return proc.NewCPUView(nil, s.hostOnline(), s.opts.Render), nil
 	}
-	return s.cpuView(s.view.Snapshot(c.Cgroups, s.want(vfiles.CPUOnline))), nil
+	return s.cpuView(s.snapshot(c, s.want(vfiles.CPUOnline))), nil
+}
+
+// snapshot is the parts want of c's cgroups, shared with the container's
+// other readers for up to Options.SnapshotTTL: never modify it.
+func (s *Source) snapshot(c *Caller, want cgroupview.Want) *cgroupview.Snapshot {
+	return s.snaps.snapshot(c, want, s.view.Snapshot)
 }
 
 func (s *Source) cpuView(snap *cgroupview.Snapshot) proc.CPUView {

@@ -126,7 +126,7 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 	if r.fixed != "" {
 		return append(dst, r.fixed...), nil
 	}
-	snap := s.view.Snapshot(c.Cgroups, s.want(f))
+	snap := s.snapshot(c, s.want(f))
 	if r.render == nil {
 		return s.host(dst, f)
 	}
@@ -166,14 +166,18 @@ func (s *Source) renderStat(dst []byte, f File, c *Caller, snap *cgroupview.Snap
 	if err != nil {
 		return dst, err
 	}
+	tasks := snap.Tasks
 	if t := snap.Tasks; t != nil && t.Blocked > 0 {
 		// The reading thread waits for this reply in state D; the
-		// kernel counts the reader of /proc/stat as running.
-		t.Blocked--
-		t.Running++
+		// kernel counts the reader of /proc/stat as running. The
+		// snapshot is shared: change a copy.
+		own := *t
+		own.Blocked--
+		own.Running++
+		tasks = &own
 	}
 	boot := s.boot(c)
-	in := proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: snap.Tasks, Boot: &boot}
+	in := proc.StatInput{View: s.cpuView(snap), Usage: snap.Usage, ClockTicks: clockTicks, Tasks: tasks, Boot: &boot}
 	in.Times = s.cpuTimes(c, in.View, snap)
 	return proc.Stat(dst, host, in), nil
 }
@@ -218,10 +222,15 @@ func (s *Source) renderDiskstats(dst []byte, f File, c *Caller, snap *cgroupview
 	if err != nil {
 		return dst, err
 	}
-	if snap.IO != nil && snap.IO.Tasks != nil {
-		snap.IO.Tasks.Devices = s.rootDisks(c.Ref.PID)
+	io := snap.IO
+	if io != nil && io.Tasks != nil {
+		// The snapshot is shared: the devices go into a copy.
+		own, tasks := *io, *io.Tasks
+		tasks.Devices = s.rootDisks(c.Ref.PID)
+		own.Tasks = &tasks
+		io = &own
 	}
-	return proc.Diskstats(dst, host, snap.IO), nil
+	return proc.Diskstats(dst, host, io), nil
 }
 
 func (s *Source) renderPressure(dst []byte, f File, c *Caller, _ *cgroupview.Snapshot) ([]byte, error) {

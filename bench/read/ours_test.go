@@ -21,7 +21,7 @@ import (
 func runOurs(mnt, profile string, args []string) int {
 	_ = slices.Contains(args, "-l")
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	src, err := content.New(content.Options{Logger: logger})
+	src, err := content.New(content.Options{Logger: logger, SnapshotTTL: content.DefaultSnapshotTTL})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -105,6 +105,7 @@ func serve(o *options, logger *slog.Logger) error {
 		OnFallback:  met.onFallback(),
 		Loadavg:     o.loadavg,
 		PSIPoll:     o.psiPoll,
+		SnapshotTTL: o.snapshotTTL,
 	})
 	if err != nil {
 		return err

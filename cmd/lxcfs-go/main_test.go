@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 
 	"bytes"
@@ -49,6 +50,9 @@ func TestParseArgs(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if c.want.snapshotTTL == 0 {
+				c.want.snapshotTTL = content.DefaultSnapshotTTL
+			}
 			got, err := parseArgs(c.args)
 			if err != nil {
 				t.Fatal(err)
@@ -57,6 +61,19 @@ func TestParseArgs(t *testing.T) {
 				t.Errorf("parseArgs(%q) = %+v, want %+v", c.args, *got, c.want)
 			}
 		})
+	}
+}
+
+// --snapshot-ttl takes a duration; 0 turns the sharing off.
+func TestParseSnapshotTTL(t *testing.T) {
+	for arg, want := range map[string]time.Duration{"--snapshot-ttl=0": 0, "--snapshot-ttl=250ms": 250 * time.Millisecond, "--snapshot-ttl=1s": time.Second} {
+		got, err := parseArgs([]string{arg, "/m"})
+		if err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		if got.snapshotTTL != want {
+			t.Errorf("%s: ttl %v, want %v", arg, got.snapshotTTL, want)
+		}
 	}
 }
 
@@ -82,6 +99,9 @@ func TestParseArgsErrors(t *testing.T) {
 		{"--enable-cgroup=yes", "/m"},
 		{"--fuse-uring=maybe", "/m"},
 		{"--fuse-uring"},
+		{"--snapshot-ttl=-1s", "/m"},
+		{"--snapshot-ttl=100", "/m"},
+		{"--snapshot-ttl"},
 	} {
 		if _, err := parseArgs(args); err == nil {
 			t.Errorf("parseArgs(%q) succeeded", args)

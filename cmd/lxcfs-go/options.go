@@ -1,13 +1,15 @@
 package main
 
 import (
-	"github.com/lxcfs-go/lxcfs-go/fs"
-
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
 // options are lxcfs's command line, parsed the way users type it: short
@@ -32,6 +34,9 @@ type options struct {
 	sysFS        string
 	cgroupPrefix string
 	metricsAddr  string
+	// snapshotTTL is --snapshot-ttl: how long a container's cgroup values
+	// are shared by its readers; 0 reads them on every read.
+	snapshotTTL time.Duration
 	// fuseURing is --fuse-uring: auto, on or off (docs/fuse-uring.md).
 	fuseURing fs.URingMode
 	// restart is given to the fd holder: how to start us after a crash
@@ -80,6 +85,15 @@ var specs = []optSpec{
 			o.fuseURing = m
 			return err
 		}},
+	{long: "snapshot-ttl", hasArg: true, help: "share a container's cgroup values between its reads for this long; 0 reads them on every read (default 100ms)",
+		withArg: func(o *options, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("--snapshot-ttl: %q is no duration of 0 or more (100ms, 0)", v)
+			}
+			o.snapshotTTL = d
+			return nil
+		}},
 	{short: 'p', long: "pidfile", hasArg: true, help: "pid file, locked while running (default /run/lxcfs-go.pid)",
 		withArg: func(o *options, v string) error { o.pidfile = v; return nil }},
 	{long: "runtime-dir", hasArg: true, help: "runtime directory; the default pid file goes there (default /run)",
@@ -105,7 +119,7 @@ var specs = []optSpec{
 var errUsage = errors.New("usage")
 
 func parseArgs(args []string) (*options, error) {
-	o := &options{}
+	o := &options{snapshotTTL: content.DefaultSnapshotTTL}
 	var positional []string
 	apply := func(s *optSpec, name string, next func() (string, bool)) error {
 		if !s.hasArg {
