@@ -500,3 +500,27 @@ func BenchmarkSnapHit(b *testing.B) {
 		sc.snapshot(c, cgroupview.WantMemory, cgs.read)
 	}
 }
+
+// BenchmarkRenderShared is BenchmarkRenderSelf with the snapshot read on
+// every read (ttl 0) and shared for DefaultSnapshotTTL: what the cache
+// saves per read of one container's files.
+func BenchmarkRenderShared(b *testing.B) {
+	for _, ttl := range []time.Duration{0, DefaultSnapshotTTL} {
+		s, err := New(Options{SnapshotTTL: ttl})
+		if err != nil {
+			b.Skip(err)
+		}
+		b.Cleanup(s.Close)
+		for _, f := range []File{vfiles.Meminfo, vfiles.Stat, vfiles.CPUInfo, vfiles.Uptime, vfiles.Loadavg} {
+			b.Run(f.String()+"/ttl="+ttl.String(), func(b *testing.B) {
+				buf := make([]byte, 0, 64<<10)
+				b.ReportAllocs()
+				for b.Loop() {
+					if buf, err = s.Render(buf[:0], f, os.Getpid()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -27,36 +27,40 @@ func TestSnapshotTTLFlag(t *testing.T) {
 		{"0", 128 * 1024},
 	} {
 		t.Run("ttl "+tc.ttl, func(t *testing.T) {
-			d := setup(t, "--snapshot-ttl="+tc.ttl)
-			ct := newCgroup(t)
-			ct.MemoryLimit(256 * MiB)
-			ns := testenv.StartContainer(t, ct, testenv.ContainerOptions{})
-			if got := memTotal(t, readIn(t, ns, ct, d, meminfo)[meminfo]); got != 256*1024 {
-				t.Fatalf("MemTotal %d kB, want %d", got, 256*1024)
-			}
-			ct.MemoryLimit(128 * MiB)
-			if got := memTotal(t, readIn(t, ns, ct, d, meminfo)[meminfo]); got != tc.want {
+			read := limitHalved(t, "--snapshot-ttl="+tc.ttl)
+			if got := read(); got != tc.want {
 				t.Errorf("after the change: MemTotal %d kB, want %d", got, tc.want)
 			}
 		})
 	}
 }
 
+// limitHalved starts a daemon with args and a container limited to 256
+// MiB, reads its meminfo from a process in it, and lowers the limit to 128
+// MiB. It returns what the next reader in the container reads as
+// MemTotal, in kB.
+func limitHalved(t *testing.T, args ...string) func() uint64 {
+	t.Helper()
+	d := setup(t, args...)
+	ct := newCgroup(t)
+	ct.MemoryLimit(256 * MiB)
+	ns := testenv.StartContainer(t, ct, testenv.ContainerOptions{})
+	read := func() uint64 { return memTotal(t, readIn(t, ns, ct, d, meminfo)[meminfo]) }
+	if got := read(); got != 256*1024 {
+		t.Fatalf("MemTotal %d kB, want %d", got, 256*1024)
+	}
+	ct.MemoryLimit(128 * MiB)
+	return read
+}
+
 // With the default ttl (100 ms), a limit change shows soon after: the
 // bound checked is a generous one for a loaded machine; the 100 ms are
 // checked by content's tests on an injected clock.
 func TestSnapshotLimitChange(t *testing.T) {
-	d := setup(t)
-	ct := newCgroup(t)
-	ct.MemoryLimit(256 * MiB)
-	ns := testenv.StartContainer(t, ct, testenv.ContainerOptions{})
-	if got := memTotal(t, readIn(t, ns, ct, d, meminfo)[meminfo]); got != 256*1024 {
-		t.Fatalf("MemTotal %d kB, want %d", got, 256*1024)
-	}
-	ct.MemoryLimit(128 * MiB)
+	read := limitHalved(t)
 	changed := time.Now()
 	for reads := 1; ; reads++ {
-		got := memTotal(t, readIn(t, ns, ct, d, meminfo)[meminfo])
+		got := read()
 		if got == 128*1024 {
 			t.Logf("the change showed at read %d, %v after it", reads, time.Since(changed))
 			return
