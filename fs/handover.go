@@ -101,7 +101,7 @@ func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
 		s.Start()
 		return 0, abandon(fmt.Errorf("drain: %w", err))
 	}
-	st := f.ExportState(true) // with RegisterStateSection's sections
+	st := f.ExportState(true)
 	err = send(conn, &message{Type: "state", State: st})
 	if err == nil {
 		var m *message

@@ -47,10 +47,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "lxcfs-go %s\n", version)
 		return 0
 	}
-	if err := notYet(o); err != nil {
-		fmt.Fprintf(stderr, "lxcfs-go: %v\n", err)
-		return 2
-	}
 	level := slog.LevelInfo
 	if o.debug {
 		level = slog.LevelDebug
@@ -61,12 +57,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// notYet rejects options whose feature has not landed, rather than quietly
-// serving host values where the user asked for a container's.
-func notYet(o *options) error {
-	return nil // every option lxcfs has is implemented
 }
 
 func serve(o *options, logger *slog.Logger) error {
