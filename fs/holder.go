@@ -259,7 +259,7 @@ func (h *HolderInfo) Attach(restart *Restart) (*net.UnixConn, error) {
 // changes, at most once per interval, until stop is closed. It sleeps while
 // the table stays the same: an idle daemon does not wake up for it.
 func (h *HolderInfo) KeepState(f *FS, interval time.Duration, log *slog.Logger, stop <-chan struct{}) {
-	keepState(f, interval, stop, func() bool {
+	keepState(f.NodesChanged(), interval, stop, func() bool {
 		if err := h.Put(f.ExportState(false)); err != nil {
 			log.Warn("fd holder: storing the node table", "err", err)
 			return false
@@ -268,9 +268,10 @@ func (h *HolderInfo) KeepState(f *FS, interval time.Duration, log *slog.Logger, 
 	})
 }
 
-// keepState calls put now and after every change of f's node table, at
-// most once per interval; a put that fails is retried after an interval.
-func keepState(f *FS, interval time.Duration, stop <-chan struct{}, put func() bool) {
+// keepState calls put now and after every change of the node table
+// (changed receives; FS.NodesChanged), at most once per interval; a put
+// that fails is retried after an interval.
+func keepState(changed <-chan struct{}, interval time.Duration, stop <-chan struct{}, put func() bool) {
 	retry := !put()
 	for {
 		if retry {
@@ -283,7 +284,7 @@ func keepState(f *FS, interval time.Duration, stop <-chan struct{}, put func() b
 			select {
 			case <-stop:
 				return
-			case <-f.NodesChanged():
+			case <-changed:
 			}
 			// Let a burst of lookups (a container walking the tree)
 			// finish before snapshotting.

@@ -137,7 +137,7 @@ func (st *FDStore) Close() {
 func (st *FDStore) KeepState(s *Server, f *FS, interval time.Duration, stop <-chan struct{}) {
 	mid, _ := LookupMount(s.Dir())
 	first := true
-	keepState(f, interval, stop, func() bool {
+	keepState(f.NodesChanged(), interval, stop, func() bool {
 		if first {
 			// The table as it was at start is stored by whoever started
 			// serving; only changes need storing here.

@@ -21,9 +21,6 @@ import (
 const (
 	MountSource = "lxcfs-go"
 	MountType   = "fuse.lxcfs"
-	// maxRead bounds one READ request; the reader buffer is this plus room
-	// for the request header.
-	maxRead = 128 * 1024
 )
 
 // MountOptions are the options that reach mount(2).
@@ -67,7 +64,7 @@ func parseMountOptions(extra []string) (mountArgs, error) {
 				return a, fmt.Errorf("-o %s: not a number", o)
 			}
 			if key == "max_read" {
-				return a, fmt.Errorf("-o %s: max_read is fixed at %d", o, maxRead)
+				return a, fmt.Errorf("-o %s: max_read is fixed at %d", o, MaxRead)
 			}
 			a.data = append(a.data, o)
 		case key == "fsname" && val != "":
@@ -102,7 +99,7 @@ func mount(dir string, opts MountOptions) (*os.File, error) {
 		"user_id=0",
 		"group_id=0",
 		"allow_other",
-		"max_read=" + strconv.Itoa(maxRead),
+		"max_read=" + strconv.Itoa(MaxRead),
 	}, args.data...)
 	if err := unix.Mount(args.source, dir, args.fstype, args.flags, strings.Join(data, ",")); err != nil {
 		unix.Close(fd)

@@ -91,7 +91,7 @@ func TestKeepStateOnChange(t *testing.T) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
-		keepState(f, 5*time.Millisecond, stop, func() bool {
+		keepState(f.NodesChanged(), 5*time.Millisecond, stop, func() bool {
 			n++
 			puts <- f.DynamicNodes()
 			if n == 2 && fail {
