@@ -1,25 +1,26 @@
-package fs
+package daemon
 
 import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
 // systemd's fd store (FileDescriptorStoreMax= in the unit) is a second
 // keeper of the connection: the daemon stores the FUSE fd there under the
 // name "fuse", with memfds "fuse-state0" and "fuse-state1" holding the INIT
 // request, the mount's identity and the node table, and systemd hands both back (LISTEN_FDS,
-// LISTEN_FDNAMES) when it restarts the service after a crash. The fd holder
+// LISTEN_FDNAMES; the command reads them and passes them to FromFDStore) when
+// it restarts the service after a crash. The fd holder
 // process is tried first; the store is the fallback, for instance when the
 // holder was killed along with the daemon.
 
@@ -29,9 +30,9 @@ const (
 )
 
 type fdStoreState struct {
-	Init  []byte  `json:"init"`
-	Mount MountID `json:"mount"`
-	State *State  `json:"state,omitempty"`
+	Init  []byte    `json:"init"`
+	Mount MountID   `json:"mount"`
+	State *fs.State `json:"state,omitempty"`
 }
 
 // FDStore is this daemon's entry in systemd's fd store: the connection,
@@ -44,13 +45,13 @@ type FDStore struct {
 }
 
 // StoreInFDStore puts s's connection into systemd's fd store when systemd
-// started us (NOTIFY_SOCKET); it returns nil otherwise.
-func StoreInFDStore(s *Server, f *FS) (*FDStore, error) {
-	if os.Getenv("NOTIFY_SOCKET") == "" {
+// started us (n has a socket); it returns nil otherwise.
+func StoreInFDStore(n Notifier, s *fs.Server, f FileSystem) (*FDStore, error) {
+	if !n.Enabled() {
 		return nil, nil
 	}
 	// Whatever an earlier connection left there is stale now.
-	RemoveFromFDStore()
+	RemoveFromFDStore(n)
 	st := &FDStore{slots: [2]int{-1, -1}}
 	for i := range st.slots {
 		fd, err := unix.MemfdCreate("lxcfs-go-fuse-state", unix.MFD_CLOEXEC)
@@ -70,7 +71,7 @@ func StoreInFDStore(s *Server, f *FS) (*FDStore, error) {
 		return nil, err
 	}
 	for i, fd := range st.slots {
-		if err := sdNotifyFDs("FDSTORE=1\nFDNAME="+fdNameState+strconv.Itoa(i), fd); err != nil {
+		if err := n.Notify("FDSTORE=1\nFDNAME="+fdNameState+strconv.Itoa(i), fd); err != nil {
 			st.Close()
 			return nil, err
 		}
@@ -79,7 +80,7 @@ func StoreInFDStore(s *Server, f *FS) (*FDStore, error) {
 	// POLLERR, and the kernel wakes every poller of /dev/fuse on every
 	// request: PID 1 would wake up for each read in every container. A
 	// connection that ended while stored is caught at resume instead.
-	if err := sdNotifyFDs("FDSTORE=1\nFDPOLL=0\nFDNAME="+fdNameConn, int(s.Conn().Fd())); err != nil {
+	if err := n.Notify("FDSTORE=1\nFDPOLL=0\nFDNAME="+fdNameConn, int(s.Conn().Fd())); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func AdoptFDStore(files []*os.File) *FDStore {
 }
 
 // Put writes a new state into the older slot.
-func (st *FDStore) Put(init []byte, mid MountID, state *State) error {
+func (st *FDStore) Put(init []byte, mid MountID, state *fs.State) error {
 	body, err := json.Marshal(fdStoreState{Init: init, Mount: mid, State: state})
 	if err != nil {
 		return err
@@ -134,7 +135,7 @@ func (st *FDStore) Close() {
 
 // KeepState updates the stored node table whenever it changes (at most
 // once per interval) until stop is closed; see HolderInfo.KeepState.
-func (st *FDStore) KeepState(s *Server, f *FS, interval time.Duration, stop <-chan struct{}) {
+func (st *FDStore) KeepState(s *fs.Server, f FileSystem, interval time.Duration, stop <-chan struct{}) {
 	mid, _ := LookupMount(s.Dir())
 	first := true
 	keepState(f.NodesChanged(), interval, stop, func() bool {
@@ -176,27 +177,23 @@ func readSlot(fd int) (uint64, *fdStoreState) {
 
 // RemoveFromFDStore takes the connection out of the fd store (a clean
 // stop).
-func RemoveFromFDStore() {
-	if os.Getenv("NOTIFY_SOCKET") == "" {
+func RemoveFromFDStore(n Notifier) {
+	if !n.Enabled() {
 		return
 	}
-	sdNotifyFDs("FDSTOREREMOVE=1\nFDNAME=" + fdNameConn)
-	sdNotifyFDs("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "0")
-	sdNotifyFDs("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "1")
+	n.Notify("FDSTOREREMOVE=1\nFDNAME=" + fdNameConn)
+	n.Notify("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "0")
+	n.Notify("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "1")
 }
 
-// FromFDStore returns the connection systemd handed back, if it did, and
-// clears the LISTEN_* variables so that no child inherits them.
-func FromFDStore() (*Held, error) {
-	pid, _ := strconv.Atoi(os.Getenv("LISTEN_PID"))
-	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
-	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
-	if pid != os.Getpid() || n <= 0 {
+// FromFDStore returns the connection systemd handed back, if it did: n
+// descriptors from fd 3 on (LISTEN_FDS, when LISTEN_PID is this process),
+// named by names (LISTEN_FDNAMES). The caller clears those variables, so
+// that no child inherits them.
+func FromFDStore(n int, names []string) (*Held, error) {
+	if n <= 0 {
 		return nil, nil
 	}
-	os.Unsetenv("LISTEN_PID")
-	os.Unsetenv("LISTEN_FDS")
-	os.Unsetenv("LISTEN_FDNAMES")
 	var conn *os.File
 	var best *fdStoreState
 	var bestSeq uint64
@@ -242,29 +239,4 @@ func FromFDStore() (*Held, error) {
 		closeSlots()
 	}
 	return h, nil
-}
-
-// sdNotifyFDs sends state to systemd's notify socket with fds attached.
-func sdNotifyFDs(state string, fds ...int) error {
-	addr := os.Getenv("NOTIFY_SOCKET")
-	if addr == "" {
-		return nil
-	}
-	if strings.HasPrefix(addr, "@") {
-		addr = "\x00" + addr[1:]
-	}
-	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(sock)
-	var oob []byte
-	if len(fds) > 0 {
-		oob = unix.UnixRights(fds...)
-	}
-	err = unix.Sendmsg(sock, []byte(state), oob, &unix.SockaddrUnix{Name: addr}, 0)
-	if errors.Is(err, syscall.EAGAIN) {
-		err = fmt.Errorf("notify socket busy: %w", err)
-	}
-	return err
 }

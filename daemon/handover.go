@@ -1,4 +1,4 @@
-package fs
+package daemon
 
 import (
 	"errors"
@@ -7,14 +7,16 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
+	"slices"
 	"syscall"
 	"time"
+
+	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
 // TakeoverEnv names the descriptor of the hand-over socket in a successor's
 // environment. A daemon started with it takes the connection over instead of
-// mounting.
+// mounting: its command reads the variable and calls AcceptTakeover.
 const TakeoverEnv = "LXCFS_GO_TAKEOVER_FD"
 
 // Timeouts of a hand-over.
@@ -26,9 +28,11 @@ const (
 
 // HandOverOptions says how to start the successor.
 type HandOverOptions struct {
-	// Exe and Args start it; Args excludes argv[0].
+	// Exe, Args and Env start it; Args excludes argv[0]. Env is this
+	// process's environment; TakeoverEnv is added to it.
 	Exe  string
 	Args []string
+	Env  []string
 	// Files are passed on after the connection (the locked pidfile); the
 	// successor finds them in Takeover.Files, in order.
 	Files []*os.File
@@ -45,7 +49,7 @@ type HandOverOptions struct {
 // (the successor replayed INIT) → s drains → state → ready (the successor
 // serves). Between the drain and ready nobody reads the device; requests
 // wait in the kernel's queue, none fails.
-func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
+func HandOver(s *fs.Server, f FileSystem, opts HandOverOptions) (pid int, err error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -60,7 +64,7 @@ func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
 		cmd = exec.Command(opts.Exe, opts.Args...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		cmd.ExtraFiles = []*os.File{child}
-		cmd.Env = append(os.Environ(), TakeoverEnv+"=3")
+		cmd.Env = append(slices.Clone(opts.Env), TakeoverEnv+"=3")
 		err = cmd.Start()
 		// ETXTBSY: the new binary is still open for writing somewhere
 		// (an installer that has not closed it yet); try again shortly.
@@ -86,10 +90,10 @@ func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
 	for range opts.Files {
 		names = append(names, "file")
 	}
-	mid, _ := LookupMount(s.dir)
+	mid, _ := LookupMount(s.Dir())
 	offer := &message{Type: "offer", Version: wireVersion, PID: os.Getpid(), Init: s.Init(),
 		Mount: &mid, Holder: opts.Holder, Files: names,
-		State: &State{Version: StateVersion, HandleEpoch: f.HandleEpoch()}}
+		State: &fs.State{Version: fs.StateVersion, HandleEpoch: f.HandleEpoch()}}
 	if err := send(conn, offer, append([]*os.File{s.Conn()}, opts.Files...)...); err != nil {
 		return 0, abandon(fmt.Errorf("offer to successor: %w", err))
 	}
@@ -116,7 +120,7 @@ func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
 	// and have the kernel resend what it left unanswered.
 	abandon(nil)
 	s.Start()
-	if KernelResends(s.Init()) {
+	if fs.KernelResends(s.Init()) {
 		if rerr := s.Resend(); rerr != nil {
 			log.Warn("after a failed hand-over", "err", rerr)
 		}
@@ -141,18 +145,12 @@ type Takeover struct {
 	PID int
 }
 
-// AcceptTakeover reads the offer from the socket named by TakeoverEnv and
-// clears the variable, so that this daemon's own successors do not inherit
-// it. It returns nil, nil when the variable is not set.
-func AcceptTakeover() (*Takeover, error) {
-	v, ok := os.LookupEnv(TakeoverEnv)
-	if !ok {
-		return nil, nil
-	}
-	os.Unsetenv(TakeoverEnv)
-	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 3 {
-		return nil, fmt.Errorf("%s=%q: not a descriptor", TakeoverEnv, v)
+// AcceptTakeover reads the offer from the hand-over socket on fd, the
+// descriptor TakeoverEnv names. The caller clears the variable, so that this
+// daemon's own successors do not inherit it.
+func AcceptTakeover(fd int) (*Takeover, error) {
+	if fd < 3 {
+		return nil, fmt.Errorf("hand-over socket on fd %d: not a passed descriptor", fd)
 	}
 	conn, err := fileConn(os.NewFile(uintptr(fd), "handover"))
 	if err != nil {
@@ -178,7 +176,7 @@ func AcceptTakeover() (*Takeover, error) {
 }
 
 // Prepared tells the predecessor to drain and waits for its state.
-func (t *Takeover) Prepared() (*State, error) {
+func (t *Takeover) Prepared() (*fs.State, error) {
 	if err := send(t.conn, &message{Type: "prepared", Version: wireVersion, PID: os.Getpid()}); err != nil {
 		return nil, err
 	}

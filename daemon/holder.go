@@ -1,4 +1,4 @@
-package fs
+package daemon
 
 import (
 	"errors"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
 // The fd holder keeps a copy of the FUSE connection's fd in a process of its
@@ -24,7 +26,7 @@ import (
 // ends (the fd reports POLLERR once the connection is aborted or fully
 // unmounted; looked at every holderCheckInterval) or when the daemon stops
 // on purpose and releases it. Under systemd the fd store plays this role
-// instead (holder_systemd.go).
+// instead (fdstore.go).
 
 // holderCheckInterval is how often the holder looks whether the connection
 // ended. It must not wait in poll(2) on the fd instead: the kernel wakes
@@ -61,7 +63,7 @@ func HolderSocket(pidfile string) string { return pidfile + ".fd-holder" }
 
 // StartHolder starts a holder for s's connection, listening on socket, and
 // gives it the INIT request and the mount's identity.
-func StartHolder(exe, socket string, s *Server) (*HolderInfo, error) {
+func StartHolder(exe, socket string, s *fs.Server) (*HolderInfo, error) {
 	ln, err := listenHolder(socket)
 	if err != nil {
 		return nil, err
@@ -114,7 +116,7 @@ func listenHolder(socket string) (*net.UnixListener, error) {
 // Keep gives s's connection to a keeper (a holder that runs apart from the
 // daemon, RunHolder with Keeper set), with the INIT request and the
 // mount's identity.
-func (h *HolderInfo) Keep(s *Server) error {
+func (h *HolderInfo) Keep(s *fs.Server) error {
 	mid, _ := LookupMount(s.Dir())
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: h.Socket, Net: "unix"})
 	if err != nil {
@@ -172,7 +174,7 @@ type Held struct {
 	Conn  *os.File
 	Init  []byte
 	Mount MountID
-	State *State
+	State *fs.State
 	// FDStore is set when the connection came from systemd's fd store.
 	FDStore *FDStore
 }
@@ -203,7 +205,7 @@ func Leave(attach *net.UnixConn) error {
 }
 
 // Put stores st with the holder, for the next daemon after a crash.
-func (h *HolderInfo) Put(st *State) error {
+func (h *HolderInfo) Put(st *fs.State) error {
 	_, _, err := h.call(&message{Type: "put", State: st})
 	return err
 }
@@ -258,7 +260,7 @@ func (h *HolderInfo) Attach(restart *Restart) (*net.UnixConn, error) {
 // KeepState stores f's node table with the holder now and whenever it
 // changes, at most once per interval, until stop is closed. It sleeps while
 // the table stays the same: an idle daemon does not wake up for it.
-func (h *HolderInfo) KeepState(f *FS, interval time.Duration, log *slog.Logger, stop <-chan struct{}) {
+func (h *HolderInfo) KeepState(f FileSystem, interval time.Duration, log *slog.Logger, stop <-chan struct{}) {
 	keepState(f.NodesChanged(), interval, stop, func() bool {
 		if err := h.Put(f.ExportState(false)); err != nil {
 			log.Warn("fd holder: storing the node table", "err", err)
@@ -269,7 +271,7 @@ func (h *HolderInfo) KeepState(f *FS, interval time.Duration, log *slog.Logger, 
 }
 
 // keepState calls put now and after every change of the node table
-// (changed receives; FS.NodesChanged), at most once per interval; a put
+// (changed receives; FileSystem.NodesChanged), at most once per interval; a put
 // that fails is retried after an interval.
 func keepState(changed <-chan struct{}, interval time.Duration, stop <-chan struct{}, put func() bool) {
 	retry := !put()

@@ -20,7 +20,8 @@ import (
 // ProtocolServer, rather than fuse.Server: we own the /dev/fuse fd and the
 // raw INIT request, which is what a successor process needs to take the
 // connection over (see ../shared/reference/gofuse-notes.md section 2.3 and
-// docs/upgrade.md).
+// docs/upgrade.md). It does not mount: it is given the fd (Serve, Attach)
+// by package daemon, which decides where the fd comes from and goes.
 //
 // conn is the connection's fd that outlives this process when a holder (or
 // systemd's fd store) keeps a copy of it; dev is the fd the readers read
@@ -63,9 +64,8 @@ type Server struct {
 	err     error
 }
 
-// ServerOptions configures Mount.
+// ServerOptions configures a Server.
 type ServerOptions struct {
-	MountOptions
 	// Debug logs every FUSE request and reply.
 	Debug bool
 	// ServeOnClone reads requests from a clone of the connection's fd even
@@ -100,22 +100,6 @@ func protocolOptions(debug bool, logger *slog.Logger) *fuse.MountOptions {
 			return fuse.EIO
 		},
 	}
-}
-
-// Mount mounts fs on dir, answers the kernel's INIT and starts serving. It
-// returns once the mount is usable.
-func Mount(dir string, fs fuse.RawFileSystem, opts ServerOptions) (*Server, error) {
-	dev, err := mount(dir, opts.MountOptions)
-	if err != nil {
-		return nil, err
-	}
-	s, err := Serve(dir, dev, fs, opts)
-	if err != nil {
-		dev.Close()
-		Unmount(dir)
-		return nil, err
-	}
-	return s, nil
 }
 
 // Serve serves a connection that was just mounted on dir: conn is the
@@ -517,14 +501,6 @@ func (s *Server) Close() {
 		s.dev.Close()
 	}
 	s.conn.Close()
-}
-
-// Unmount unmounts the filesystem and waits up to timeout for the readers to
-// see the connection end (Settle).
-func (s *Server) Unmount(timeout time.Duration) error {
-	err := Unmount(s.dir)
-	s.Settle(timeout)
-	return err
 }
 
 // Settle waits, after the filesystem was unmounted, up to timeout for the

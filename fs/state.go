@@ -242,16 +242,6 @@ func (fs *FS) ImportState(st *State) error {
 	return nil
 }
 
-// NextHandleEpoch is the epoch a successor of a generation with epoch e
-// uses; 0 is skipped so that a zero epoch always means "first".
-func NextHandleEpoch(e uint16) uint16 {
-	e++
-	if e == 0 {
-		e = 1
-	}
-	return e
-}
-
 // adoptDir serves a directory handle that a predecessor gave out but did not
 // hand over (it crashed, or opened it while draining): the listing is made
 // again, as at opendir, and kept under the old handle.

@@ -21,7 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
-	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 )
 
 // Dead is a mount of a dead lxcfs-go connection in some mount namespace.
@@ -82,7 +82,7 @@ func Remount(live string, opts Options) ([]Dead, error) {
 	if opts.StatTimeout == 0 {
 		opts.StatTimeout = 2 * time.Second
 	}
-	id, ok := fs.LookupMount(live)
+	id, ok := daemon.LookupMount(live)
 	if !ok {
 		return nil, fmt.Errorf("nothing is mounted at %s", live)
 	}
@@ -144,7 +144,7 @@ func findDead(liveDev string, devs []string, timeout time.Duration) ([]Dead, err
 		}
 		seen[nst.Ino] = true
 		for _, m := range mounts {
-			if m.fstype != fs.MountType || m.source != fs.MountSource || m.dev == liveDev {
+			if m.fstype != daemon.MountType || m.source != daemon.MountSource || m.dev == liveDev {
 				continue
 			}
 			if len(devs) > 0 && !slices.Contains(devs, m.dev) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/upgrade"
 )
@@ -65,12 +66,12 @@ type generation struct {
 	log    *slog.Logger
 	fs     *fs.FS
 	srv    *fs.Server
-	holder *fs.HolderInfo
+	holder *daemon.HolderInfo
 	attach *net.UnixConn // to the holder, open while we live
 	// fdstore is our entry in systemd's fd store, if we made it (a
 	// successor or a restarted daemon leaves the store as it is: the
 	// holder keeps the node table then).
-	fdstore *fs.FDStore
+	fdstore *daemon.FDStore
 	stopKS  chan struct{}
 	// keeper: the holder is an fd keeper that outlives us (holderEnv).
 	keeper bool
@@ -81,7 +82,7 @@ type generation struct {
 
 // openPidfile locks the pidfile, or adopts the locked one a predecessor
 // passed on (the lock is on the open file description, so it never lapses).
-func openPidfile(path string, tk *fs.Takeover) (*pidfile, error) {
+func openPidfile(path string, tk *daemon.Takeover) (*pidfile, error) {
 	if tk == nil {
 		return lockPidfile(path)
 	}
@@ -93,9 +94,9 @@ func openPidfile(path string, tk *fs.Takeover) (*pidfile, error) {
 
 // startGeneration serves the mount: taken over from a predecessor (tk), or
 // resumed from the fd holder after a crash, or freshly mounted.
-func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.FS, tk *fs.Takeover, sigs <-chan os.Signal) (*generation, error) {
+func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.FS, tk *daemon.Takeover, sigs <-chan os.Signal) (*generation, error) {
 	g := &generation{o: o, log: log, stopKS: make(chan struct{}), keeper: keeperMode(), sigs: sigs}
-	sopts := fs.ServerOptions{MountOptions: fs.MountOptions{Extra: o.fuseOpts}, Debug: o.debug, Logger: log,
+	sopts := fs.ServerOptions{Debug: o.debug, Logger: log,
 		ServeOnClone: os.Getenv(cloneEnv) == "1", URing: o.fuseURing}
 	useHolder := os.Getenv(holderEnv) != "none"
 	if o.fuseURing == "" || o.fuseURing == fs.URingAuto {
@@ -110,7 +111,7 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 	}
 	switch {
 	case tk != nil:
-		g.fs = newFS(fs.NextHandleEpoch(tk.HandleEpoch))
+		g.fs = newFS(daemon.NextHandleEpoch(tk.HandleEpoch))
 		srv, err := fs.Attach(o.mountpoint, tk.Conn, tk.Init, g.fs, sopts.ServeOnClone || !fs.KernelResends(tk.Init), sopts)
 		if err != nil {
 			tk.Fail(err)
@@ -126,7 +127,7 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 		}
 		srv.Start()
 		if len(tk.Files) >= 3 {
-			g.fdstore = fs.AdoptFDStore(tk.Files[1:3])
+			g.fdstore = daemon.AdoptFDStore(tk.Files[1:3])
 		}
 		// Attached before the predecessor hears we serve: the holder
 		// always has a daemon it knows to be alive, and never mistakes
@@ -148,11 +149,11 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 	default:
 		// After a crash the connection may be kept by the fd holder or
 		// systemd's fd store; the holder is asked first.
-		stored, err := fs.FromFDStore()
+		stored, err := daemon.FromFDStore(systemdFDs())
 		if err != nil {
 			log.Warn(err.Error())
 		}
-		var held *fs.Held
+		var held *daemon.Held
 		from := ""
 		if useHolder {
 			h := g.findHolder()
@@ -164,7 +165,7 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 			switch {
 			case h == nil && g.keeper:
 				return nil, fmt.Errorf("no fd keeper answers on %s (%s=keeper): start \"lxcfs-go fd-keeper\" first",
-					fs.HolderSocket(o.pidfile), holderEnv)
+					daemon.HolderSocket(o.pidfile), holderEnv)
 			case h == nil:
 			case g.keeper:
 				g.holder, from = h, "fd keeper"
@@ -201,20 +202,20 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 			}
 			g.fs = newFS(uint16(time.Now().UnixNano()) | 1)
 			restore := permitURing(o, log)
-			srv, err := fs.Mount(o.mountpoint, g.fs, sopts)
+			srv, err := daemon.Mount(o.mountpoint, g.fs, daemon.MountOptions{Extra: o.fuseOpts, Server: sopts})
 			restore()
 			if err != nil {
 				return nil, err
 			}
 			g.srv = srv
-			mid, _ := fs.LookupMount(o.mountpoint)
+			mid, _ := daemon.LookupMount(o.mountpoint)
 			if err := upgrade.RecordMount(o.pidfile, mid.Dev); err != nil {
 				log.Warn("mount history", "err", err)
 			}
 			log.Info("mounted", "mountpoint", o.mountpoint, "mount", mid.Dev,
 				"kernel_resends", fs.KernelResends(srv.Init()), "shared_fd", srv.Shared())
 			logTransport(log, srv)
-			if g.fdstore, err = fs.StoreInFDStore(srv, g.fs); err != nil {
+			if g.fdstore, err = daemon.StoreInFDStore(notifier(), srv, g.fs); err != nil {
 				log.Warn("systemd fd store", "err", err)
 			}
 			if os.Getenv(healEnv) == "1" {
@@ -222,14 +223,15 @@ func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.
 			}
 			if g.keeper {
 				if err := g.holder.Keep(g.srv); err != nil {
-					g.srv.Unmount(2 * time.Second)
+					daemon.Unmount(g.srv.Dir())
+					g.srv.Settle(2 * time.Second)
 					return nil, fmt.Errorf("fd keeper: %w", err)
 				}
 				log.Info("the fd keeper keeps the new connection", "socket", g.holder.Socket)
 			}
 		}
 		if useHolder && g.holder == nil {
-			h, err := fs.StartHolder(exePath, fs.HolderSocket(o.pidfile), g.srv)
+			h, err := daemon.StartHolder(exePath, daemon.HolderSocket(o.pidfile), g.srv)
 			if err != nil {
 				log.Warn("no fd holder: a crash will break the mount", "err", err)
 			} else {
@@ -270,7 +272,7 @@ func (g *generation) attachHolder() {
 // be restarted.
 func (g *generation) leave() {
 	if g.attach != nil {
-		if err := fs.Leave(g.attach); err != nil {
+		if err := daemon.Leave(g.attach); err != nil {
 			g.log.Warn("fd holder: saying we leave", "err", err)
 		}
 	}
@@ -282,7 +284,7 @@ func (g *generation) leave() {
 // mount for as long as nobody served it). Mountinfo is read first: a
 // mounted mount point is never touched.
 func makeMountpoint(dir string) error {
-	if _, mounted := fs.LookupMount(dir); mounted {
+	if _, mounted := daemon.LookupMount(dir); mounted {
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -315,8 +317,8 @@ func (g *generation) healContainers(dev string) {
 
 // waitKeeper waits up to timeout for the fd keeper to answer, as a daemon
 // and its keeper may start together. A signal to stop ends the wait.
-func (g *generation) waitKeeper(timeout time.Duration) (*fs.HolderInfo, error) {
-	g.log.Info("waiting for the fd keeper", "socket", fs.HolderSocket(g.o.pidfile), "for", timeout)
+func (g *generation) waitKeeper(timeout time.Duration) (*daemon.HolderInfo, error) {
+	g.log.Info("waiting for the fd keeper", "socket", daemon.HolderSocket(g.o.pidfile), "for", timeout)
 	deadline := time.After(timeout)
 	for {
 		select {
@@ -326,7 +328,7 @@ func (g *generation) waitKeeper(timeout time.Duration) (*fs.HolderInfo, error) {
 			return nil, nil
 		case <-time.After(200 * time.Millisecond):
 		}
-		if h, err := fs.ConnectHolder(fs.HolderSocket(g.o.pidfile)); err == nil && h != nil {
+		if h, err := daemon.ConnectHolder(daemon.HolderSocket(g.o.pidfile)); err == nil && h != nil {
 			return h, nil
 		}
 	}
@@ -334,8 +336,8 @@ func (g *generation) waitKeeper(timeout time.Duration) (*fs.HolderInfo, error) {
 
 // findHolder finds the fd holder of this instance (by pidfile), if one
 // runs.
-func (g *generation) findHolder() *fs.HolderInfo {
-	h, err := fs.ConnectHolder(fs.HolderSocket(g.o.pidfile))
+func (g *generation) findHolder() *daemon.HolderInfo {
+	h, err := daemon.ConnectHolder(daemon.HolderSocket(g.o.pidfile))
 	if err != nil {
 		g.log.Warn("fd holder", "err", err)
 		return nil
@@ -346,10 +348,10 @@ func (g *generation) findHolder() *fs.HolderInfo {
 // resume serves the connection a crashed predecessor left with the fd
 // holder or the fd store (from says which), if it is still the one mounted
 // here; otherwise it lets it go and leaves g.srv nil.
-func (g *generation) resume(held *fs.Held, from string, sopts fs.ServerOptions, newFS func(uint16) *fs.FS) error {
+func (g *generation) resume(held *daemon.Held, from string, sopts fs.ServerOptions, newFS func(uint16) *fs.FS) error {
 	o, log := g.o, g.log
-	mid, mounted := fs.LookupMount(o.mountpoint)
-	ended := fs.ConnEnded(int(held.Conn.Fd()))
+	mid, mounted := daemon.LookupMount(o.mountpoint)
+	ended := daemon.ConnEnded(int(held.Conn.Fd()))
 	if !mounted || mid.Dev != held.Mount.Dev || ended {
 		log.Warn("the kept connection ended or is not mounted here any more; letting it go", "from", from,
 			"mountpoint", o.mountpoint, "held", held.Mount.Dev, "mounted", mid.Dev, "ended", ended)
@@ -366,7 +368,7 @@ func (g *generation) resume(held *fs.Held, from string, sopts fs.ServerOptions, 
 	if held.State != nil {
 		epoch = held.State.HandleEpoch
 	}
-	g.fs = newFS(fs.NextHandleEpoch(epoch))
+	g.fs = newFS(daemon.NextHandleEpoch(epoch))
 	srv, err := fs.Attach(o.mountpoint, held.Conn, held.Init, g.fs, sopts.ServeOnClone || !fs.KernelResends(held.Init), sopts)
 	if err != nil {
 		held.Conn.Close()
@@ -408,9 +410,10 @@ func (g *generation) upgrade(pid *pidfile) error {
 	if g.fdstore != nil {
 		files = append(files, g.fdstore.Files()...)
 	}
-	succ, err := fs.HandOver(g.srv, g.fs, fs.HandOverOptions{
+	succ, err := daemon.HandOver(g.srv, g.fs, daemon.HandOverOptions{
 		Exe:    exePath,
 		Args:   os.Args[1:],
+		Env:    os.Environ(),
 		Files:  files,
 		Holder: g.holder,
 		Logger: g.log,
@@ -426,7 +429,7 @@ func (g *generation) upgrade(pid *pidfile) error {
 		return err
 	}
 	// Under systemd the successor is the service's main process now.
-	sdNotify(fmt.Sprintf("MAINPID=%d", succ))
+	notifier().Notify(fmt.Sprintf("MAINPID=%d", succ))
 	g.leave()
 	g.srv.Close()
 	return nil
@@ -454,8 +457,10 @@ func (g *generation) stop() error {
 			g.log.Warn("fd holder release", "err", err)
 		}
 	}
-	fs.RemoveFromFDStore()
-	return g.srv.Unmount(2 * time.Second)
+	daemon.RemoveFromFDStore(notifier())
+	err := daemon.Unmount(g.srv.Dir())
+	g.srv.Settle(2 * time.Second)
+	return err
 }
 
 // logTransport says which transport serves and why.

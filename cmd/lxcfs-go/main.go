@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupfs"
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 )
@@ -61,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func serve(o *options, logger *slog.Logger) error {
 	// A successor started by SIGUSR1 takes the connection over.
-	tk, err := fs.AcceptTakeover()
+	tk, err := acceptTakeover()
 	if err != nil {
 		return err
 	}
@@ -145,7 +147,7 @@ func serve(o *options, logger *slog.Logger) error {
 		// The predecessor tells systemd (MAINPID=) once we serve; a
 		// notification from us before that would be refused.
 	} else {
-		sdNotify("READY=1\nMAINPID=" + fmt.Sprint(os.Getpid()))
+		notifier().Notify("READY=1\nMAINPID=" + fmt.Sprint(os.Getpid()))
 	}
 
 	for {
@@ -179,27 +181,49 @@ func serve(o *options, logger *slog.Logger) error {
 				return nil
 			default:
 				logger.Info("stopping", "signal", sig.String())
-				sdNotify("STOPPING=1")
+				notifier().Notify("STOPPING=1")
 				return gen.stop()
 			}
 		}
 	}
 }
 
-// sdNotify sends a state line to systemd when it started us with
-// Type=notify; elsewhere it does nothing.
-func sdNotify(state string) {
-	addr := os.Getenv("NOTIFY_SOCKET")
-	if addr == "" {
-		return
+// acceptTakeover takes the connection over from the predecessor that
+// started this process (SIGUSR1) with the hand-over socket's descriptor in
+// the environment, and clears the variable so that this daemon's own
+// successors do not inherit it. It returns nil, nil when there is none.
+func acceptTakeover() (*daemon.Takeover, error) {
+	v, ok := os.LookupEnv(daemon.TakeoverEnv)
+	if !ok {
+		return nil, nil
 	}
-	if strings.HasPrefix(addr, "@") {
-		addr = "\x00" + addr[1:]
+	os.Unsetenv(daemon.TakeoverEnv)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("%s=%q: not a descriptor", daemon.TakeoverEnv, v)
 	}
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return
+	return daemon.AcceptTakeover(fd)
+}
+
+// notifier talks to systemd when it started us with Type=notify
+// (NOTIFY_SOCKET); elsewhere it sends nothing.
+func notifier() daemon.Notifier {
+	return daemon.Notifier{Socket: os.Getenv("NOTIFY_SOCKET")}
+}
+
+// systemdFDs returns what systemd handed this process from its fd store:
+// LISTEN_FDS descriptors from fd 3 on, named by LISTEN_FDNAMES, if
+// LISTEN_PID is this process. It clears the variables then, so that no
+// child inherits them.
+func systemdFDs() (int, []string) {
+	pid, _ := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
+	if pid != os.Getpid() || n <= 0 {
+		return 0, nil
 	}
-	defer syscall.Close(fd)
-	syscall.Sendto(fd, []byte(state), 0, &syscall.SockaddrUnix{Name: addr})
+	os.Unsetenv("LISTEN_PID")
+	os.Unsetenv("LISTEN_FDS")
+	os.Unsetenv("LISTEN_FDNAMES")
+	return n, names
 }

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"github.com/lxcfs-go/lxcfs-go/fs"
-
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+
+	"github.com/lxcfs-go/lxcfs-go/daemon"
+	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
 // options are lxcfs's command line, parsed the way users type it: short
@@ -36,7 +37,7 @@ type options struct {
 	fuseURing fs.URingMode
 	// restart is given to the fd holder: how to start us after a crash
 	// (from the environment; see restartSpec).
-	restart *fs.Restart
+	restart *daemon.Restart
 }
 
 type optSpec struct {
