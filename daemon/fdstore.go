@@ -19,7 +19,7 @@ import (
 // keeper of the connection: the daemon stores the FUSE fd there under the
 // name "fuse", with memfds "fuse-state0" and "fuse-state1" holding the INIT
 // request, the mount's identity and the node table, and systemd hands both back (LISTEN_FDS,
-// LISTEN_FDNAMES; the command reads them and passes them to FromFDStore) when
+// LISTEN_FDNAMES; the command reads them and passes them to fromFDStore) when
 // it restarts the service after a crash. The fd holder
 // process is tried first; the store is the fallback, for instance when the
 // holder was killed along with the daemon.
@@ -35,44 +35,44 @@ type fdStoreState struct {
 	State *fs.State `json:"state,omitempty"`
 }
 
-// FDStore is this daemon's entry in systemd's fd store: the connection,
+// fdStore is this daemon's entry in systemd's fd store: the connection,
 // and two memfds that take turns holding the INIT request, the mount's
 // identity and the node table, so that a crash in the middle of an update
 // leaves the other one whole.
-type FDStore struct {
+type fdStore struct {
 	slots [2]int
 	seq   uint64
 }
 
-// StoreInFDStore puts s's connection into systemd's fd store when systemd
+// storeInFDStore puts s's connection into systemd's fd store when systemd
 // started us (n has a socket); it returns nil otherwise.
-func StoreInFDStore(n Notifier, s *fs.Server, f FileSystem) (*FDStore, error) {
+func storeInFDStore(n Notifier, s *fs.Server, f FileSystem) (*fdStore, error) {
 	if !n.Enabled() {
 		return nil, nil
 	}
 	// Whatever an earlier connection left there is stale now.
-	RemoveFromFDStore(n)
-	st := &FDStore{slots: [2]int{-1, -1}}
+	removeFromFDStore(n)
+	st := &fdStore{slots: [2]int{-1, -1}}
 	for i := range st.slots {
 		fd, err := unix.MemfdCreate("lxcfs-go-fuse-state", unix.MFD_CLOEXEC)
 		if err != nil {
-			st.Close()
+			st.close()
 			return nil, err
 		}
 		st.slots[i] = fd
 	}
 	mid, _ := LookupMount(s.Dir())
-	if err := st.Put(s.Init(), mid, f.ExportState(false)); err != nil {
-		st.Close()
+	if err := st.put(s.Init(), mid, f.ExportState(false)); err != nil {
+		st.close()
 		return nil, err
 	}
-	if err := st.Put(s.Init(), mid, f.ExportState(false)); err != nil {
-		st.Close()
+	if err := st.put(s.Init(), mid, f.ExportState(false)); err != nil {
+		st.close()
 		return nil, err
 	}
 	for i, fd := range st.slots {
 		if err := n.Notify("FDSTORE=1\nFDNAME="+fdNameState+strconv.Itoa(i), fd); err != nil {
-			st.Close()
+			st.close()
 			return nil, err
 		}
 	}
@@ -81,21 +81,21 @@ func StoreInFDStore(n Notifier, s *fs.Server, f FileSystem) (*FDStore, error) {
 	// request: PID 1 would wake up for each read in every container. A
 	// connection that ended while stored is caught at resume instead.
 	if err := n.Notify("FDSTORE=1\nFDPOLL=0\nFDNAME="+fdNameConn, int(s.Conn().Fd())); err != nil {
-		st.Close()
+		st.close()
 		return nil, err
 	}
 	return st, nil
 }
 
-// Files are the state memfds, to pass to a successor.
-func (st *FDStore) Files() []*os.File {
+// files are the state memfds, to pass to a successor.
+func (st *fdStore) files() []*os.File {
 	return []*os.File{os.NewFile(uintptr(st.slots[0]), "fuse-state0"), os.NewFile(uintptr(st.slots[1]), "fuse-state1")}
 }
 
-// AdoptFDStore continues the fd store entry whose state memfds a
+// adoptFDStore continues the fd store entry whose state memfds a
 // predecessor passed on (or systemd handed back).
-func AdoptFDStore(files []*os.File) *FDStore {
-	st := &FDStore{}
+func adoptFDStore(files []*os.File) *fdStore {
+	st := &fdStore{}
 	for i, f := range files[:2] {
 		st.slots[i] = int(f.Fd())
 		if seq, s := readSlot(st.slots[i]); s != nil && seq > st.seq {
@@ -105,8 +105,8 @@ func AdoptFDStore(files []*os.File) *FDStore {
 	return st
 }
 
-// Put writes a new state into the older slot.
-func (st *FDStore) Put(init []byte, mid MountID, state *fs.State) error {
+// put writes a new state into the older slot.
+func (st *fdStore) put(init []byte, mid MountID, state *fs.State) error {
 	body, err := json.Marshal(fdStoreState{Init: init, Mount: mid, State: state})
 	if err != nil {
 		return err
@@ -124,8 +124,8 @@ func (st *FDStore) Put(init []byte, mid MountID, state *fs.State) error {
 	return unix.Ftruncate(fd, int64(len(rec)))
 }
 
-// Close closes this process's copies of the memfds.
-func (st *FDStore) Close() {
+// close closes this process's copies of the memfds.
+func (st *fdStore) close() {
 	for _, fd := range st.slots {
 		if fd >= 0 {
 			unix.Close(fd)
@@ -133,9 +133,9 @@ func (st *FDStore) Close() {
 	}
 }
 
-// KeepState updates the stored node table whenever it changes (at most
-// once per interval) until stop is closed; see HolderInfo.KeepState.
-func (st *FDStore) KeepState(s *fs.Server, f FileSystem, interval time.Duration, stop <-chan struct{}) {
+// keepState updates the stored node table whenever it changes (at most
+// once per interval) until stop is closed; see holderInfo.keepState.
+func (st *fdStore) keepState(s *fs.Server, f FileSystem, interval time.Duration, stop <-chan struct{}) {
 	mid, _ := LookupMount(s.Dir())
 	first := true
 	keepState(f.NodesChanged(), interval, stop, func() bool {
@@ -145,7 +145,7 @@ func (st *FDStore) KeepState(s *fs.Server, f FileSystem, interval time.Duration,
 			first = false
 			return true
 		}
-		return st.Put(s.Init(), mid, f.ExportState(false)) == nil
+		return st.put(s.Init(), mid, f.ExportState(false)) == nil
 	})
 }
 
@@ -175,9 +175,9 @@ func readSlot(fd int) (uint64, *fdStoreState) {
 	return binary.LittleEndian.Uint64(b[0:]), &s
 }
 
-// RemoveFromFDStore takes the connection out of the fd store (a clean
+// removeFromFDStore takes the connection out of the fd store (a clean
 // stop).
-func RemoveFromFDStore(n Notifier) {
+func removeFromFDStore(n Notifier) {
 	if !n.Enabled() {
 		return
 	}
@@ -186,11 +186,11 @@ func RemoveFromFDStore(n Notifier) {
 	n.Notify("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "1")
 }
 
-// FromFDStore returns the connection systemd handed back, if it did: n
+// fromFDStore returns the connection systemd handed back, if it did: n
 // descriptors from fd 3 on (LISTEN_FDS, when LISTEN_PID is this process),
 // named by names (LISTEN_FDNAMES). The caller clears those variables, so
 // that no child inherits them.
-func FromFDStore(n int, names []string) (*Held, error) {
+func fromFDStore(n int, names []string) (*keptConn, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -232,11 +232,11 @@ func FromFDStore(n int, names []string) (*Held, error) {
 		closeSlots()
 		return nil, errors.New("fd store: the connection came without its state")
 	}
-	h := &Held{Conn: conn, Init: best.Init, Mount: best.Mount, State: best.State}
+	kept := &keptConn{conn: conn, init: best.Init, mount: best.Mount, state: best.State}
 	if len(slots) == 2 {
-		h.FDStore = AdoptFDStore(slots)
+		kept.fdstore = adoptFDStore(slots)
 	} else {
 		closeSlots()
 	}
-	return h, nil
+	return kept, nil
 }

@@ -12,7 +12,7 @@ import (
 type FileSystem interface {
 	fuse.RawFileSystem
 	// HandleEpoch is the epoch of the handles it gives out; a successor
-	// is built with the next one (NextHandleEpoch).
+	// is built with the next one (nextHandleEpoch).
 	HandleEpoch() uint16
 	// ExportState snapshots the node table, and with handles set (a
 	// hand-over, after the server drained) the open handles.
@@ -25,9 +25,9 @@ type FileSystem interface {
 
 var _ FileSystem = (*fs.FS)(nil)
 
-// NextHandleEpoch is the epoch a successor of a generation with epoch e
+// nextHandleEpoch is the epoch a successor of a generation with epoch e
 // uses; 0 is skipped so that a zero epoch always means "first".
-func NextHandleEpoch(e uint16) uint16 {
+func nextHandleEpoch(e uint16) uint16 {
 	e++
 	if e == 0 {
 		e = 1

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -6,338 +6,307 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
+	"strconv"
 	"time"
 
-	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/fs"
-	"github.com/lxcfs-go/lxcfs-go/upgrade"
 )
 
 // A daemon generation: how this process came to serve the mount (a fresh
 // mount, a hand-over from its predecessor, or a crashed predecessor's
-// connection kept by the fd holder), and how it ends (unmount, or hand-over
-// to a successor). See docs/upgrade.md.
+// connection kept by the fd holder, the fd keeper or systemd's fd store),
+// and how it ends (unmount, or hand-over to a successor). See
+// docs/upgrade.md.
 
-// holderEnv chooses who keeps the FUSE connection across a crash:
-// "process" (the default: an "lxcfs-go fd-holder" process the daemon
-// starts), "keeper" (an "lxcfs-go fd-keeper" that runs apart, started
-// before the daemon: on Kubernetes, in a pod of its own; the daemon then
-// leaves the connection with it when it stops, and never unmounts), or
-// "none".
-const holderEnv = "LXCFS_GO_FD_HOLDER"
+// HolderMode says who keeps the FUSE connection across a crash.
+type HolderMode int
 
-// keeperMode reports whether the connection is kept by an fd keeper.
-func keeperMode() bool { return os.Getenv(holderEnv) == "keeper" }
+const (
+	// HolderProcess is an "lxcfs-go fd-holder" process the daemon starts
+	// (the default).
+	HolderProcess HolderMode = iota
+	// HolderKeeper is an "lxcfs-go fd-keeper" that runs apart, started
+	// before the daemon (on Kubernetes, in a pod of its own): the daemon
+	// leaves the connection with it when it stops, and never unmounts.
+	HolderKeeper
+	// HolderNone keeps nothing but what systemd's fd store keeps.
+	HolderNone
+)
 
-// cloneEnv=1 serves on a clone of the connection's fd, as on kernels before
-// 6.9, to compare the two arrangements (docs/upgrade.md).
-const cloneEnv = "LXCFS_GO_SERVE_ON_CLONE"
-
-// healEnv=1 makes a daemon that mounted afresh heal containers' bind mounts
-// of its predecessors' dead connections, as "lxcfs-go remount" does.
-const healEnv = "LXCFS_GO_REMOUNT_AT_START"
+// ErrNoKeeper is Start's error when the daemon runs with HolderKeeper and
+// no keeper answers within Options.KeeperWait.
+var ErrNoKeeper = errors.New("no fd keeper answers")
 
 // stateInterval is how often the node table is checked for growth and,
 // if it grew, stored with the holder and the fd store. A node the kernel
 // learnt less than this before a crash is unknown to the next daemon.
 const stateInterval = 50 * time.Millisecond
 
-// exePath is the daemon binary as it was started (argv[0] made absolute).
-// After an upgrade /proc/self/exe names the replaced, deleted file; the
-// path names the binary now on disk, which is what SIGUSR1 starts.
-var exePath = func() string {
-	p := os.Args[0]
-	if filepath.Base(p) == p {
-		if lp, err := exec.LookPath(p); err == nil {
-			p = lp
-		}
-	}
-	if abs, err := filepath.Abs(p); err == nil {
-		p = abs
-	}
-	return p
-}()
+// Options configure a generation. The command fills them from its flags
+// and its environment; nothing in this package reads either.
+type Options struct {
+	// Mountpoint is where the filesystem is mounted.
+	Mountpoint string
+	// Pidfile names the instance: its fd holder or keeper listens on
+	// HolderSocket(Pidfile).
+	Pidfile string
+	// FUSEOptions is lxcfs's -o list (MountOptions.Extra).
+	FUSEOptions []string
+	// Debug logs every FUSE request and reply.
+	Debug bool
+	// URing is --fuse-uring. Auto serves classic while a holder or keeper
+	// keeps the connection: rings do not outlive the process that
+	// registered them.
+	URing fs.URingMode
+	// ServeOnClone reads requests from a clone of the connection's fd
+	// even where the kernel could resend a dead server's requests, as on
+	// kernels before 6.9 (fs.ServerOptions).
+	ServeOnClone bool
+	// Holder says who keeps the connection across a crash; KeeperWait is
+	// how long a daemon with HolderKeeper waits for its keeper to answer.
+	Holder     HolderMode
+	KeeperWait time.Duration
+	// Restart is how the fd holder starts the daemon again after a
+	// crash; nil when it must not (systemd or the kubelet restarts it).
+	Restart *Restart
+	// Exe is the daemon binary as it was started (argv[0] made absolute,
+	// not /proc/self/exe, which after an upgrade names the deleted file):
+	// it runs the fd holder, and with Args (argv[1:]) and Env (this
+	// process's environment) the successor a hand-over starts.
+	Exe  string
+	Args []string
+	Env  []string
+	// Notify talks to systemd (NOTIFY_SOCKET). ListenFDs and
+	// ListenFDNames are the descriptors systemd handed back from its fd
+	// store (LISTEN_FDS, LISTEN_FDNAMES; 0 and nil when LISTEN_PID is not
+	// this process).
+	Notify        Notifier
+	ListenFDs     int
+	ListenFDNames []string
+	// Takeover is the predecessor's offer when this process was started
+	// to take the connection over (AcceptTakeover); nil otherwise.
+	Takeover *Takeover
+	// NewFS builds the node layer with the given handle epoch.
+	NewFS func(epoch uint16) FileSystem
+	// Mounted, if set, is called after a fresh mount with the new mount's
+	// device number ("0:53"), before the connection goes to a keeper: the
+	// command records it and heals containers' mounts of earlier
+	// connections.
+	Mounted func(dev string)
+	// Interrupt ends the wait for a keeper: a signal to stop.
+	Interrupt <-chan os.Signal
+	Logger    *slog.Logger
+}
 
-type generation struct {
-	o      *options
-	log    *slog.Logger
-	fs     *fs.FS
-	srv    *fs.Server
-	holder *daemon.HolderInfo
-	attach *net.UnixConn // to the holder, open while we live
+// Generation is this process's time serving the mount.
+type Generation struct {
+	o     Options
+	log   *slog.Logger
+	fs    FileSystem
+	srv   *fs.Server
+	sopts fs.ServerOptions
+	// holder is the fd holder or keeper, if any; attach the socket that
+	// tells it this process serves, open while we live.
+	holder *holderInfo
+	attach *net.UnixConn
 	// fdstore is our entry in systemd's fd store, if we made it (a
 	// successor or a restarted daemon leaves the store as it is: the
 	// holder keeps the node table then).
-	fdstore *daemon.FDStore
+	fdstore *fdStore
 	stopKS  chan struct{}
-	// keeper: the holder is an fd keeper that outlives us (holderEnv).
+	// keeper: the holder is an fd keeper that outlives us.
 	keeper bool
-	// sigs delivers the signals serve catches; a stop signal that
-	// arrives while we wait for the keeper ends the wait.
-	sigs <-chan os.Signal
+	// tookOver: this generation took the connection over from a
+	// predecessor.
+	tookOver bool
 }
 
-// openPidfile locks the pidfile, or adopts the locked one a predecessor
-// passed on (the lock is on the open file description, so it never lapses).
-func openPidfile(path string, tk *daemon.Takeover) (*pidfile, error) {
-	if tk == nil {
-		return lockPidfile(path)
+// Start serves the mount: taken over from a predecessor (Options.Takeover),
+// or resumed from the fd holder, keeper or systemd's fd store after a
+// crash, or freshly mounted. It returns once the mount is served, and the
+// holder and fd store keep the node table from then on.
+func Start(o Options) (*Generation, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if len(tk.Files) < 1 {
-		return nil, errors.New("hand-over without the pidfile")
+	g := &Generation{o: o, log: o.Logger, stopKS: make(chan struct{}), keeper: o.Holder == HolderKeeper}
+	g.sopts = serverOptions(o)
+	var err error
+	if o.Takeover != nil {
+		err = g.takeOver(o.Takeover)
+	} else {
+		err = g.resumeOrMount()
 	}
-	return adoptPidfile(path, tk.Files[0])
-}
-
-// startGeneration serves the mount: taken over from a predecessor (tk), or
-// resumed from the fd holder after a crash, or freshly mounted.
-func startGeneration(o *options, log *slog.Logger, newFS func(epoch uint16) *fs.FS, tk *daemon.Takeover, sigs <-chan os.Signal) (*generation, error) {
-	g := &generation{o: o, log: log, stopKS: make(chan struct{}), keeper: keeperMode(), sigs: sigs}
-	sopts := fs.ServerOptions{Debug: o.debug, Logger: log,
-		ServeOnClone: os.Getenv(cloneEnv) == "1", URing: o.fuseURing}
-	useHolder := os.Getenv(holderEnv) != "none"
-	if o.fuseURing == "" || o.fuseURing == fs.URingAuto {
-		if useHolder {
-			// Measured on 6.18: the kernel cannot take back a ring
-			// entry from a process that goes, nor resend a request a
-			// ring took; a crash or an upgrade can leave a read
-			// hanging for the connection's life (docs/fuse-uring.md).
-			sopts.URing = fs.URingOff
-			sopts.URingOffWhy = "rings cannot outlive the process that registered them, and crash survival is on (fd holder); --fuse-uring=on chooses rings anyway"
-		}
-	}
-	switch {
-	case tk != nil:
-		g.fs = newFS(daemon.NextHandleEpoch(tk.HandleEpoch))
-		srv, err := fs.Attach(o.mountpoint, tk.Conn, tk.Init, g.fs, sopts.ServeOnClone || !fs.KernelResends(tk.Init), sopts)
-		if err != nil {
-			tk.Fail(err)
-			return nil, err
-		}
-		st, err := tk.Prepared()
-		if err != nil {
-			return nil, fmt.Errorf("hand-over from %d: %w", tk.PID, err)
-		}
-		if err := g.fs.ImportState(st); err != nil {
-			tk.Fail(err)
-			return nil, err
-		}
-		srv.Start()
-		if len(tk.Files) >= 3 {
-			g.fdstore = daemon.AdoptFDStore(tk.Files[1:3])
-		}
-		// Attached before the predecessor hears we serve: the holder
-		// always has a daemon it knows to be alive, and never mistakes
-		// the predecessor's exit for a crash to restart from.
-		g.holder = tk.Holder
-		g.attachHolder()
-		if err := tk.Ready(); err != nil {
-			// The predecessor went away; we serve on, alone.
-			log.Warn("hand-over: telling the predecessor", "err", err)
-		}
-		g.srv = srv
-		nodes, handles := 0, 0
-		if st != nil {
-			nodes, handles = len(st.Nodes), len(st.Handles)
-		}
-		log.Info("took over", "from", tk.PID, "mountpoint", o.mountpoint, "mount", tk.Mount.Dev,
-			"nodes", nodes, "handles", handles, "shared_fd", srv.Shared())
-		logTransport(log, srv)
-	default:
-		// After a crash the connection may be kept by the fd holder or
-		// systemd's fd store; the holder is asked first.
-		stored, err := daemon.FromFDStore(systemdFDs())
-		if err != nil {
-			log.Warn(err.Error())
-		}
-		var held *daemon.Held
-		from := ""
-		if useHolder {
-			h := g.findHolder()
-			if h == nil && g.keeper {
-				if h, err = g.waitKeeper(keeperWait); err != nil {
-					return nil, err
-				}
-			}
-			switch {
-			case h == nil && g.keeper:
-				return nil, fmt.Errorf("no fd keeper answers on %s (%s=keeper): start \"lxcfs-go fd-keeper\" first",
-					daemon.HolderSocket(o.pidfile), holderEnv)
-			case h == nil:
-			case g.keeper:
-				g.holder, from = h, "fd keeper"
-				if held, err = h.Get(); err != nil {
-					log.Info("the fd keeper keeps no connection yet", "err", err)
-					held = nil
-				}
-			default:
-				if held, err = h.Get(); err != nil {
-					log.Warn("fd holder: releasing it", "err", err)
-					h.Release()
-					held = nil
-				} else {
-					g.holder, from = h, "fd holder"
-				}
-			}
-		}
-		if held == nil && stored != nil {
-			held, stored, from = stored, nil, "systemd fd store"
-		}
-		if stored != nil {
-			// The holder had it too; keep the store's state current.
-			stored.Conn.Close()
-			g.fdstore = stored.FDStore
-		}
-		if held != nil {
-			if err := g.resume(held, from, sopts, newFS); err != nil {
-				return nil, err
-			}
-		}
-		if g.srv == nil {
-			if err := makeMountpoint(o.mountpoint); err != nil {
-				return nil, err
-			}
-			g.fs = newFS(uint16(time.Now().UnixNano()) | 1)
-			restore := permitURing(o, log)
-			srv, err := daemon.Mount(o.mountpoint, g.fs, daemon.MountOptions{Extra: o.fuseOpts, Server: sopts})
-			restore()
-			if err != nil {
-				return nil, err
-			}
-			g.srv = srv
-			mid, _ := daemon.LookupMount(o.mountpoint)
-			if err := upgrade.RecordMount(o.pidfile, mid.Dev); err != nil {
-				log.Warn("mount history", "err", err)
-			}
-			log.Info("mounted", "mountpoint", o.mountpoint, "mount", mid.Dev,
-				"kernel_resends", fs.KernelResends(srv.Init()), "shared_fd", srv.Shared())
-			logTransport(log, srv)
-			if g.fdstore, err = daemon.StoreInFDStore(notifier(), srv, g.fs); err != nil {
-				log.Warn("systemd fd store", "err", err)
-			}
-			if os.Getenv(healEnv) == "1" {
-				g.healContainers(mid.Dev)
-			}
-			if g.keeper {
-				if err := g.holder.Keep(g.srv); err != nil {
-					daemon.Unmount(g.srv.Dir())
-					g.srv.Settle(2 * time.Second)
-					return nil, fmt.Errorf("fd keeper: %w", err)
-				}
-				log.Info("the fd keeper keeps the new connection", "socket", g.holder.Socket)
-			}
-		}
-		if useHolder && g.holder == nil {
-			h, err := daemon.StartHolder(exePath, daemon.HolderSocket(o.pidfile), g.srv)
-			if err != nil {
-				log.Warn("no fd holder: a crash will break the mount", "err", err)
-			} else {
-				g.holder = h
-				log.Info("fd holder started", "pid", h.PID, "socket", h.Socket)
-			}
-		}
+	if err != nil {
+		return nil, err
 	}
 	if g.holder != nil {
 		g.attachHolder()
 		// The node table now, then whenever it grows.
-		if err := g.holder.Put(g.fs.ExportState(false)); err != nil {
-			log.Warn("fd holder: storing the node table", "err", err)
+		if err := g.holder.put(g.fs.ExportState(false)); err != nil {
+			g.log.Warn("fd holder: storing the node table", "err", err)
 		}
-		go g.holder.KeepState(g.fs, stateInterval, log, g.stopKS)
 	}
-	if g.fdstore != nil {
-		go g.fdstore.KeepState(g.srv, g.fs, stateInterval, g.stopKS)
-	}
-	log.Info("serving", "mountpoint", o.mountpoint, "fd_holder", g.holder != nil, "fd_store", g.fdstore != nil)
+	g.keepState()
+	g.log.Info("serving", "mountpoint", o.Mountpoint, "fd_holder", g.holder != nil, "fd_store", g.fdstore != nil)
 	return g, nil
 }
 
-// attachHolder tells the holder that this process serves, once: the socket
-// stays open for the life of the process, and its closing without a
-// "leaving" first tells the holder we crashed.
-func (g *generation) attachHolder() {
-	if g.holder == nil || g.attach != nil {
-		return
+// serverOptions are the server's settings. Measured on 6.18: the kernel
+// cannot take back a ring entry from a process that goes, nor resend a
+// request a ring took; a crash or an upgrade can leave a read hanging for
+// the connection's life (docs/fuse-uring.md). So auto means classic while
+// something keeps the connection across a crash.
+func serverOptions(o Options) fs.ServerOptions {
+	so := fs.ServerOptions{Debug: o.Debug, Logger: o.Logger, ServeOnClone: o.ServeOnClone, URing: o.URing}
+	if (o.URing == "" || o.URing == fs.URingAuto) && o.Holder != HolderNone {
+		so.URing = fs.URingOff
+		so.URingOffWhy = "rings cannot outlive the process that registered them, and crash survival is on (fd holder); --fuse-uring=on chooses rings anyway"
 	}
-	var err error
-	if g.attach, err = g.holder.Attach(g.o.restart); err != nil {
-		g.log.Warn("fd holder attach", "err", err)
-	}
+	return so
 }
 
-// leave tells the holder that this process exits on purpose: it is not to
-// be restarted.
-func (g *generation) leave() {
-	if g.attach != nil {
-		if err := daemon.Leave(g.attach); err != nil {
-			g.log.Warn("fd holder: saying we leave", "err", err)
+// clone reports whether to serve a kept connection on a clone of its fd
+// (fs.Server): asked for, or the kernel that sent init cannot resend.
+func (g *Generation) clone(init []byte) bool {
+	return g.sopts.ServeOnClone || !fs.KernelResends(init)
+}
+
+// takeOver serves the connection the predecessor offers (SIGUSR1).
+func (g *Generation) takeOver(tk *Takeover) error {
+	o, log := g.o, g.log
+	g.tookOver = true
+	g.fs = o.NewFS(nextHandleEpoch(tk.handleEpoch))
+	srv, err := fs.Attach(o.Mountpoint, tk.conn, tk.init, g.fs, g.clone(tk.init), g.sopts)
+	if err != nil {
+		tk.Fail(err)
+		return err
+	}
+	st, err := tk.prepared()
+	if err != nil {
+		return fmt.Errorf("hand-over from %d: %w", tk.pid, err)
+	}
+	if err := g.fs.ImportState(st); err != nil {
+		tk.Fail(err)
+		return err
+	}
+	srv.Start()
+	if len(tk.stateFiles) == 2 {
+		g.fdstore = adoptFDStore(tk.stateFiles)
+	}
+	// Attached before the predecessor hears we serve: the holder
+	// always has a daemon it knows to be alive, and never mistakes
+	// the predecessor's exit for a crash to restart from.
+	g.holder = tk.holder
+	g.attachHolder()
+	if err := tk.ready(); err != nil {
+		// The predecessor went away; we serve on, alone.
+		log.Warn("hand-over: telling the predecessor", "err", err)
+	}
+	g.srv = srv
+	nodes, handles := 0, 0
+	if st != nil {
+		nodes, handles = len(st.Nodes), len(st.Handles)
+	}
+	log.Info("took over", "from", tk.pid, "mountpoint", o.Mountpoint, "mount", tk.mount.Dev,
+		"nodes", nodes, "handles", handles, "shared_fd", srv.Shared())
+	logTransport(log, srv)
+	return nil
+}
+
+// resumeOrMount serves the connection a crashed predecessor left, if one
+// was kept and is still the one mounted here, and mounts afresh otherwise;
+// then, unless something keeps the connection already, starts the holder.
+func (g *Generation) resumeOrMount() error {
+	kept, from, err := g.findKept()
+	if err != nil {
+		return err
+	}
+	if kept != nil {
+		if err := g.resume(kept, from); err != nil {
+			return err
 		}
 	}
-}
-
-// makeMountpoint creates the mount point if it is missing, so that nothing
-// else needs to (the systemd unit used to run "mkdir -p" before every
-// start, which after a crash waited on the still-mounted, unserved FUSE
-// mount for as long as nobody served it). Mountinfo is read first: a
-// mounted mount point is never touched.
-func makeMountpoint(dir string) error {
-	if _, mounted := daemon.LookupMount(dir); mounted {
-		return nil
+	if g.srv == nil {
+		if err := g.mountFresh(); err != nil {
+			return err
+		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("mountpoint: %w", err)
+	if g.o.Holder != HolderNone && g.holder == nil {
+		h, err := startHolder(g.o.Exe, HolderSocket(g.o.Pidfile), g.srv)
+		if err != nil {
+			g.log.Warn("no fd holder: a crash will break the mount", "err", err)
+		} else {
+			g.holder = h
+			g.log.Info("fd holder started", "pid", h.PID, "socket", h.Socket)
+		}
 	}
 	return nil
 }
 
-// healContainers binds the files of the new mount (device dev) over the
-// dead mounts of this instance's earlier connections in every mount
-// namespace (upgrade.Remount).
-func (g *generation) healContainers(dev string) {
-	devs, _ := upgrade.ReadMountHistory(g.o.pidfile)
-	devs = slices.DeleteFunc(devs, func(d string) bool { return d == dev })
-	if len(devs) == 0 {
-		return
+// findKept finds the connection a crashed predecessor left with the fd
+// holder or keeper (asked first) or systemd's fd store; from names which,
+// for the log. It sets g.holder to a holder that keeps the connection, and
+// to a keeper in any case.
+func (g *Generation) findKept() (kept *keptConn, from string, err error) {
+	stored, err := fromFDStore(g.o.ListenFDs, g.o.ListenFDNames)
+	if err != nil {
+		g.log.Warn(err.Error())
 	}
-	dead, err := upgrade.Remount(g.o.mountpoint, upgrade.Options{Devs: devs})
-	for _, d := range dead {
-		if d.Err != nil {
-			g.log.Warn("remount", "pid", d.PID, "mountpoint", d.MountPoint, "file", d.Root, "err", d.Err)
-		} else {
-			g.log.Info("remount: healed", "pid", d.PID, "mountpoint", d.MountPoint, "file", d.Root)
+	if g.o.Holder != HolderNone {
+		if kept, from, err = g.fromHolder(); err != nil {
+			return nil, "", err
 		}
 	}
-	if err != nil {
-		g.log.Warn("remount", "err", err)
+	if kept == nil && stored != nil {
+		kept, stored, from = stored, nil, "systemd fd store"
 	}
+	if stored != nil {
+		// The holder had it too; keep the store's state current.
+		stored.conn.Close()
+		g.fdstore = stored.fdstore
+	}
+	return kept, from, nil
 }
 
-// waitKeeper waits up to timeout for the fd keeper to answer, as a daemon
-// and its keeper may start together. A signal to stop ends the wait.
-func (g *generation) waitKeeper(timeout time.Duration) (*daemon.HolderInfo, error) {
-	g.log.Info("waiting for the fd keeper", "socket", daemon.HolderSocket(g.o.pidfile), "for", timeout)
-	deadline := time.After(timeout)
-	for {
-		select {
-		case sig := <-g.sigs:
-			return nil, fmt.Errorf("%v while waiting for the fd keeper", sig)
-		case <-deadline:
-			return nil, nil
-		case <-time.After(200 * time.Millisecond):
+// fromHolder gets the connection from this instance's fd holder or keeper,
+// waiting for a keeper that does not answer yet.
+func (g *Generation) fromHolder() (*keptConn, string, error) {
+	h := g.findHolder()
+	var err error
+	if h == nil && g.keeper {
+		if h, err = g.waitKeeper(g.o.KeeperWait); err != nil {
+			return nil, "", err
 		}
-		if h, err := daemon.ConnectHolder(daemon.HolderSocket(g.o.pidfile)); err == nil && h != nil {
-			return h, nil
+	}
+	var kept *keptConn
+	switch {
+	case h == nil && g.keeper:
+		return nil, "", fmt.Errorf("%w on %s", ErrNoKeeper, HolderSocket(g.o.Pidfile))
+	case h == nil:
+		return nil, "", nil
+	case g.keeper:
+		g.holder = h
+		if kept, err = h.get(); err != nil {
+			g.log.Info("the fd keeper keeps no connection yet", "err", err)
+			return nil, "", nil
 		}
+		return kept, "fd keeper", nil
+	default:
+		if kept, err = h.get(); err != nil {
+			g.log.Warn("fd holder: releasing it", "err", err)
+			h.release()
+			return nil, "", nil
+		}
+		g.holder = h
+		return kept, "fd holder", nil
 	}
 }
 
 // findHolder finds the fd holder of this instance (by pidfile), if one
 // runs.
-func (g *generation) findHolder() *daemon.HolderInfo {
-	h, err := daemon.ConnectHolder(daemon.HolderSocket(g.o.pidfile))
+func (g *Generation) findHolder() *holderInfo {
+	h, err := connectHolder(HolderSocket(g.o.Pidfile))
 	if err != nil {
 		g.log.Warn("fd holder", "err", err)
 		return nil
@@ -345,19 +314,38 @@ func (g *generation) findHolder() *daemon.HolderInfo {
 	return h
 }
 
+// waitKeeper waits up to timeout for the fd keeper to answer, as a daemon
+// and its keeper may start together. A signal to stop ends the wait.
+func (g *Generation) waitKeeper(timeout time.Duration) (*holderInfo, error) {
+	g.log.Info("waiting for the fd keeper", "socket", HolderSocket(g.o.Pidfile), "for", timeout)
+	deadline := time.After(timeout)
+	for {
+		select {
+		case sig := <-g.o.Interrupt:
+			return nil, fmt.Errorf("%v while waiting for the fd keeper", sig)
+		case <-deadline:
+			return nil, nil
+		case <-time.After(200 * time.Millisecond):
+		}
+		if h, err := connectHolder(HolderSocket(g.o.Pidfile)); err == nil && h != nil {
+			return h, nil
+		}
+	}
+}
+
 // resume serves the connection a crashed predecessor left with the fd
 // holder or the fd store (from says which), if it is still the one mounted
 // here; otherwise it lets it go and leaves g.srv nil.
-func (g *generation) resume(held *daemon.Held, from string, sopts fs.ServerOptions, newFS func(uint16) *fs.FS) error {
+func (g *Generation) resume(kept *keptConn, from string) error {
 	o, log := g.o, g.log
-	mid, mounted := daemon.LookupMount(o.mountpoint)
-	ended := daemon.ConnEnded(int(held.Conn.Fd()))
-	if !mounted || mid.Dev != held.Mount.Dev || ended {
+	mid, mounted := LookupMount(o.Mountpoint)
+	ended := connEnded(int(kept.conn.Fd()))
+	if !mounted || mid.Dev != kept.mount.Dev || ended {
 		log.Warn("the kept connection ended or is not mounted here any more; letting it go", "from", from,
-			"mountpoint", o.mountpoint, "held", held.Mount.Dev, "mounted", mid.Dev, "ended", ended)
-		held.Conn.Close()
+			"mountpoint", o.Mountpoint, "held", kept.mount.Dev, "mounted", mid.Dev, "ended", ended)
+		kept.conn.Close()
 		if g.holder != nil {
-			g.holder.Release()
+			g.holder.release()
 			if !g.keeper {
 				g.holder = nil
 			}
@@ -365,21 +353,21 @@ func (g *generation) resume(held *daemon.Held, from string, sopts fs.ServerOptio
 		return nil
 	}
 	var epoch uint16
-	if held.State != nil {
-		epoch = held.State.HandleEpoch
+	if kept.state != nil {
+		epoch = kept.state.HandleEpoch
 	}
-	g.fs = newFS(daemon.NextHandleEpoch(epoch))
-	srv, err := fs.Attach(o.mountpoint, held.Conn, held.Init, g.fs, sopts.ServeOnClone || !fs.KernelResends(held.Init), sopts)
+	g.fs = o.NewFS(nextHandleEpoch(epoch))
+	srv, err := fs.Attach(o.Mountpoint, kept.conn, kept.init, g.fs, g.clone(kept.init), g.sopts)
 	if err != nil {
-		held.Conn.Close()
+		kept.conn.Close()
 		return fmt.Errorf("resume from the %s: %w", from, err)
 	}
-	if err := g.fs.ImportState(held.State); err != nil {
+	if err := g.fs.ImportState(kept.state); err != nil {
 		log.Warn("kept state", "err", err)
 	}
 	srv.Start()
 	resent := false
-	if fs.KernelResends(held.Init) && srv.Shared() {
+	if fs.KernelResends(kept.init) && srv.Shared() {
 		// Requests the dead daemon had read and not answered are still
 		// on the device that was kept: have the kernel queue them again.
 		if err := srv.Resend(); err != nil {
@@ -389,56 +377,152 @@ func (g *generation) resume(held *daemon.Held, from string, sopts fs.ServerOptio
 		}
 	}
 	g.srv = srv
-	if held.FDStore != nil {
-		g.fdstore = held.FDStore
+	if kept.fdstore != nil {
+		g.fdstore = kept.fdstore
 	}
 	nodes := 0
-	if held.State != nil {
-		nodes = len(held.State.Nodes)
+	if kept.state != nil {
+		nodes = len(kept.state.Nodes)
 	}
-	log.Info("resumed the connection kept by the "+from, "mountpoint", o.mountpoint,
+	log.Info("resumed the connection kept by the "+from, "mountpoint", o.Mountpoint,
 		"mount", mid.Dev, "nodes", nodes, "resent", resent, "shared_fd", srv.Shared())
 	logTransport(log, srv)
 	return nil
 }
 
-// upgrade hands the connection to the binary now on disk. On success the
-// caller exits without unmounting; on failure this generation serves on.
-func (g *generation) upgrade(pid *pidfile) error {
-	close(g.stopKS)
-	files := []*os.File{pid.f}
-	if g.fdstore != nil {
-		files = append(files, g.fdstore.Files()...)
+// mountFresh mounts afresh, puts the connection in systemd's fd store and
+// gives it to the keeper.
+func (g *Generation) mountFresh() error {
+	o, log := g.o, g.log
+	if err := makeMountpoint(o.Mountpoint); err != nil {
+		return err
 	}
-	succ, err := daemon.HandOver(g.srv, g.fs, daemon.HandOverOptions{
-		Exe:    exePath,
-		Args:   os.Args[1:],
-		Env:    os.Environ(),
+	g.fs = o.NewFS(uint16(time.Now().UnixNano()) | 1)
+	restore := permitURing(o.URing, log)
+	srv, err := Mount(o.Mountpoint, g.fs, MountOptions{Extra: o.FUSEOptions, Server: g.sopts})
+	restore()
+	if err != nil {
+		return err
+	}
+	g.srv = srv
+	mid, _ := LookupMount(o.Mountpoint)
+	log.Info("mounted", "mountpoint", o.Mountpoint, "mount", mid.Dev,
+		"kernel_resends", fs.KernelResends(srv.Init()), "shared_fd", srv.Shared())
+	logTransport(log, srv)
+	if g.fdstore, err = storeInFDStore(o.Notify, srv, g.fs); err != nil {
+		log.Warn("systemd fd store", "err", err)
+	}
+	if o.Mounted != nil {
+		o.Mounted(mid.Dev)
+	}
+	if g.keeper {
+		if err := g.holder.keep(g.srv); err != nil {
+			unmountServer(g.srv, 2*time.Second)
+			return fmt.Errorf("fd keeper: %w", err)
+		}
+		log.Info("the fd keeper keeps the new connection", "socket", g.holder.Socket)
+	}
+	return nil
+}
+
+// makeMountpoint creates the mount point if it is missing, so that nothing
+// else needs to (the systemd unit used to run "mkdir -p" before every
+// start, which after a crash waited on the still-mounted, unserved FUSE
+// mount for as long as nobody served it). Mountinfo is read first: a
+// mounted mount point is never touched.
+func makeMountpoint(dir string) error {
+	if _, mounted := LookupMount(dir); mounted {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("mountpoint: %w", err)
+	}
+	return nil
+}
+
+// keepState has the holder and the fd store store the node table whenever
+// it changes, until stopKS is closed.
+func (g *Generation) keepState() {
+	if g.holder != nil {
+		go g.holder.keepState(g.fs, stateInterval, g.log, g.stopKS)
+	}
+	if g.fdstore != nil {
+		go g.fdstore.keepState(g.srv, g.fs, stateInterval, g.stopKS)
+	}
+}
+
+// attachHolder tells the holder that this process serves, once: the socket
+// stays open for the life of the process, and its closing without a
+// "leaving" first tells the holder we crashed.
+func (g *Generation) attachHolder() {
+	if g.holder == nil || g.attach != nil {
+		return
+	}
+	var err error
+	if g.attach, err = g.holder.attachDaemon(g.o.Restart); err != nil {
+		g.log.Warn("fd holder attach", "err", err)
+	}
+}
+
+// Server is the server of the connection: its end (Ended, Err) is the
+// generation's.
+func (g *Generation) Server() *fs.Server { return g.srv }
+
+// NotifyReady tells systemd (Type=notify) that the service is up, with this
+// process as its main one. A generation that took over says nothing: its
+// predecessor tells systemd (MAINPID=) once it serves, and a notification
+// from us before that would be refused.
+func (g *Generation) NotifyReady() {
+	if !g.tookOver {
+		g.o.Notify.Notify("READY=1\nMAINPID=" + strconv.Itoa(os.Getpid()))
+	}
+}
+
+// Leave tells the holder that this process exits on purpose: it is not to
+// be restarted.
+func (g *Generation) Leave() {
+	if g.attach != nil {
+		if err := sayLeaving(g.attach); err != nil {
+			g.log.Warn("fd holder: saying we leave", "err", err)
+		}
+	}
+}
+
+// HandOver hands the connection to the binary now on disk (SIGUSR1), with
+// pidfile, the locked pid file, for the successor to keep (Takeover.Pidfile).
+// On success the caller exits without unmounting; on failure this
+// generation serves on.
+func (g *Generation) HandOver(pidfile *os.File) error {
+	close(g.stopKS)
+	files := []*os.File{pidfile}
+	if g.fdstore != nil {
+		files = append(files, g.fdstore.files()...)
+	}
+	succ, err := handOver(g.srv, g.fs, handOverOptions{
+		Exe:    g.o.Exe,
+		Args:   g.o.Args,
+		Env:    g.o.Env,
 		Files:  files,
 		Holder: g.holder,
 		Logger: g.log,
 	})
 	if err != nil {
 		g.stopKS = make(chan struct{})
-		if g.holder != nil {
-			go g.holder.KeepState(g.fs, stateInterval, g.log, g.stopKS)
-		}
-		if g.fdstore != nil {
-			go g.fdstore.KeepState(g.srv, g.fs, stateInterval, g.stopKS)
-		}
+		g.keepState()
 		return err
 	}
 	// Under systemd the successor is the service's main process now.
-	notifier().Notify(fmt.Sprintf("MAINPID=%d", succ))
-	g.leave()
+	g.o.Notify.Notify(fmt.Sprintf("MAINPID=%d", succ))
+	g.Leave()
 	g.srv.Close()
 	return nil
 }
 
-// stop ends serving on purpose: the holder lets go, and the mount goes.
-func (g *generation) stop() error {
+// Stop ends serving on purpose: the holder lets go, and the mount goes.
+func (g *Generation) Stop() error {
+	g.o.Notify.Notify("STOPPING=1")
 	close(g.stopKS)
-	g.leave()
+	g.Leave()
 	if g.keeper {
 		// The keeper keeps the connection for the next daemon (the
 		// next pod): nothing is unmounted, no container notices.
@@ -453,14 +537,12 @@ func (g *generation) stop() error {
 		return nil
 	}
 	if g.holder != nil {
-		if err := g.holder.Release(); err != nil {
+		if err := g.holder.release(); err != nil {
 			g.log.Warn("fd holder release", "err", err)
 		}
 	}
-	daemon.RemoveFromFDStore(notifier())
-	err := daemon.Unmount(g.srv.Dir())
-	g.srv.Settle(2 * time.Second)
-	return err
+	removeFromFDStore(g.o.Notify)
+	return unmountServer(g.srv, 2*time.Second)
 }
 
 // logTransport says which transport serves and why.
@@ -475,8 +557,8 @@ func logTransport(log *slog.Logger, srv *fs.Server) {
 // opted in keeps its rings, and its successors may register theirs,
 // whatever the parameter says later). auto never touches the parameter: it
 // is the host's (docs/fuse-uring.md).
-func permitURing(o *options, log *slog.Logger) func() {
-	if o.fuseURing != fs.URingOn || os.Geteuid() != 0 || fs.URingAvailability() != "enable_uring is N" {
+func permitURing(mode fs.URingMode, log *slog.Logger) func() {
+	if mode != fs.URingOn || os.Geteuid() != 0 || fs.URingAvailability() != "enable_uring is N" {
 		return func() {}
 	}
 	old, err := fs.EnableURing()

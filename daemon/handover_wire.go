@@ -35,7 +35,7 @@ type message struct {
 	Init []byte `json:"init,omitempty"`
 	// Mount identifies the mount the connection serves.
 	Mount  *MountID    `json:"mount,omitempty"`
-	Holder *HolderInfo `json:"holder,omitempty"`
+	Holder *holderInfo `json:"holder,omitempty"`
 	State  *fs.State   `json:"state,omitempty"`
 	// Restart comes with "attach": how to start the daemon after a crash.
 	Restart *Restart `json:"restart,omitempty"`

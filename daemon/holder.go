@@ -35,9 +35,9 @@ import (
 // a fifth of all the machine's switches with 8 readers on 2 CPUs.
 const holderCheckInterval = 500 * time.Millisecond
 
-// ConnEnded reports whether the FUSE connection on fd has ended (aborted, or
+// connEnded reports whether the FUSE connection on fd has ended (aborted, or
 // unmounted for good): /dev/fuse then polls POLLERR. The poll does not wait.
-func ConnEnded(fd int) bool {
+func connEnded(fd int) bool {
 	fds := []unix.PollFd{{Fd: int32(fd)}}
 	for {
 		_, err := unix.Poll(fds, 0)
@@ -52,8 +52,8 @@ func ConnEnded(fd int) bool {
 // "lxcfs-go fd-holder MOUNTPOINT", conn on fd 3, the listening socket on 4.
 const HolderSubcommand = "fd-holder"
 
-// HolderInfo locates a running holder.
-type HolderInfo struct {
+// holderInfo locates a running holder.
+type holderInfo struct {
 	Socket string `json:"socket"`
 	PID    int    `json:"pid"`
 }
@@ -61,9 +61,9 @@ type HolderInfo struct {
 // HolderSocket is where the holder of the daemon with this pidfile listens.
 func HolderSocket(pidfile string) string { return pidfile + ".fd-holder" }
 
-// StartHolder starts a holder for s's connection, listening on socket, and
+// startHolder starts a holder for s's connection, listening on socket, and
 // gives it the INIT request and the mount's identity.
-func StartHolder(exe, socket string, s *fs.Server) (*HolderInfo, error) {
+func startHolder(exe, socket string, s *fs.Server) (*holderInfo, error) {
 	ln, err := listenHolder(socket)
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func StartHolder(exe, socket string, s *fs.Server) (*HolderInfo, error) {
 		return nil, fmt.Errorf("start fd holder: %w", err)
 	}
 	go cmd.Wait() // reap it if it exits before us
-	h := &HolderInfo{Socket: socket, PID: cmd.Process.Pid}
+	h := &holderInfo{Socket: socket, PID: cmd.Process.Pid}
 	mid, _ := LookupMount(s.Dir())
 	if _, _, err := h.call(&message{Type: "put", Init: s.Init(), Mount: &mid}); err != nil {
 		cmd.Process.Kill()
@@ -113,10 +113,10 @@ func listenHolder(socket string) (*net.UnixListener, error) {
 	return ln, nil
 }
 
-// Keep gives s's connection to a keeper (a holder that runs apart from the
+// keep gives s's connection to a keeper (a holder that runs apart from the
 // daemon, RunHolder with Keeper set), with the INIT request and the
 // mount's identity.
-func (h *HolderInfo) Keep(s *fs.Server) error {
+func (h *holderInfo) keep(s *fs.Server) error {
 	mid, _ := LookupMount(s.Dir())
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: h.Socket, Net: "unix"})
 	if err != nil {
@@ -134,7 +134,7 @@ func (h *HolderInfo) Keep(s *fs.Server) error {
 }
 
 // call sends one request to the holder and returns its answer.
-func (h *HolderInfo) call(m *message) (*message, []*os.File, error) {
+func (h *holderInfo) call(m *message) (*message, []*os.File, error) {
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: h.Socket, Net: "unix"})
 	if err != nil {
 		return nil, nil, err
@@ -150,10 +150,10 @@ func (h *HolderInfo) call(m *message) (*message, []*os.File, error) {
 	return recv(c, time.Now().Add(5*time.Second))
 }
 
-// ConnectHolder finds the holder listening on socket; nil, nil if there is
+// connectHolder finds the holder listening on socket; nil, nil if there is
 // none.
-func ConnectHolder(socket string) (*HolderInfo, error) {
-	h := &HolderInfo{Socket: socket}
+func connectHolder(socket string) (*holderInfo, error) {
+	h := &holderInfo{Socket: socket}
 	m, _, err := h.call(&message{Type: "ping"})
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
 		// No holder answers. The socket file is left alone: a holder
@@ -169,18 +169,19 @@ func ConnectHolder(socket string) (*HolderInfo, error) {
 	return h, nil
 }
 
-// Held is what a holder keeps.
-type Held struct {
-	Conn  *os.File
-	Init  []byte
-	Mount MountID
-	State *fs.State
-	// FDStore is set when the connection came from systemd's fd store.
-	FDStore *FDStore
+// keptConn is a connection a holder (or systemd's fd store) kept, with
+// what the next daemon needs to serve it.
+type keptConn struct {
+	conn  *os.File
+	init  []byte
+	mount MountID
+	state *fs.State
+	// fdstore is set when the connection came from systemd's fd store.
+	fdstore *fdStore
 }
 
-// Get returns a copy of the connection's fd and what the holder knows.
-func (h *HolderInfo) Get() (*Held, error) {
+// get returns a copy of the connection's fd and what the holder knows.
+func (h *holderInfo) get() (*keptConn, error) {
 	m, files, err := h.call(&message{Type: "get"})
 	if err != nil {
 		return nil, err
@@ -191,27 +192,27 @@ func (h *HolderInfo) Get() (*Held, error) {
 		}
 		return nil, errors.New("fd holder has no connection")
 	}
-	held := &Held{Conn: files[0], Init: m.Init, State: m.State}
+	kept := &keptConn{conn: files[0], init: m.Init, state: m.State}
 	if m.Mount != nil {
-		held.Mount = *m.Mount
+		kept.mount = *m.Mount
 	}
-	return held, nil
+	return kept, nil
 }
 
-// Leave tells the holder, over the socket Attach returned, that this daemon
-// exits on purpose and is not to be restarted.
-func Leave(attach *net.UnixConn) error {
+// sayLeaving tells the holder, over the socket attachDaemon returned, that
+// this daemon exits on purpose and is not to be restarted.
+func sayLeaving(attach *net.UnixConn) error {
 	return send(attach, &message{Type: "leaving", Version: wireVersion, PID: os.Getpid()})
 }
 
-// Put stores st with the holder, for the next daemon after a crash.
-func (h *HolderInfo) Put(st *fs.State) error {
+// put stores st with the holder, for the next daemon after a crash.
+func (h *holderInfo) put(st *fs.State) error {
 	_, _, err := h.call(&message{Type: "put", State: st})
 	return err
 }
 
-// Release makes the holder close its fd and exit.
-func (h *HolderInfo) Release() error {
+// release makes the holder close its fd and exit.
+func (h *holderInfo) release() error {
 	_, _, err := h.call(&message{Type: "release"})
 	if errors.Is(err, io.EOF) {
 		err = nil
@@ -229,15 +230,15 @@ type Restart struct {
 	Dir  string   `json:"dir"`
 }
 
-// Attach tells the holder that this daemon serves the connection, for as
+// attachDaemon tells the holder that this daemon serves the connection, for as
 // long as the returned socket stays open (it closes when the process
 // exits, however it exits). A daemon that exits on purpose says so first
-// (Leave). One that dies without saying so has crashed: the holder starts
+// (sayLeaving). One that dies without saying so has crashed: the holder starts
 // it again as restart says (nil: something else restarts it, systemd).
 // A holder that has had no daemon serving for its grace period lets the
 // connection go: a crashed daemon that nobody restarts, or one that keeps
 // crashing, must not leave readers waiting for ever.
-func (h *HolderInfo) Attach(restart *Restart) (*net.UnixConn, error) {
+func (h *holderInfo) attachDaemon(restart *Restart) (*net.UnixConn, error) {
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: h.Socket, Net: "unix"})
 	if err != nil {
 		return nil, err
@@ -257,12 +258,12 @@ func (h *HolderInfo) Attach(restart *Restart) (*net.UnixConn, error) {
 	return c, nil
 }
 
-// KeepState stores f's node table with the holder now and whenever it
+// keepState stores f's node table with the holder now and whenever it
 // changes, at most once per interval, until stop is closed. It sleeps while
 // the table stays the same: an idle daemon does not wake up for it.
-func (h *HolderInfo) KeepState(f FileSystem, interval time.Duration, log *slog.Logger, stop <-chan struct{}) {
+func (h *holderInfo) keepState(f FileSystem, interval time.Duration, log *slog.Logger, stop <-chan struct{}) {
 	keepState(f.NodesChanged(), interval, stop, func() bool {
-		if err := h.Put(f.ExportState(false)); err != nil {
+		if err := h.put(f.ExportState(false)); err != nil {
 			log.Warn("fd holder: storing the node table", "err", err)
 			return false
 		}
@@ -271,8 +272,8 @@ func (h *HolderInfo) KeepState(f FileSystem, interval time.Duration, log *slog.L
 }
 
 // keepState calls put now and after every change of the node table
-// (changed receives; FileSystem.NodesChanged), at most once per interval; a put
-// that fails is retried after an interval.
+// (changed receives; FileSystem.NodesChanged), at most once per interval;
+// a put that fails is retried after an interval.
 func keepState(changed <-chan struct{}, interval time.Duration, stop <-chan struct{}, put func() bool) {
 	retry := !put()
 	for {
@@ -308,7 +309,7 @@ type HolderOptions struct {
 	Grace time.Duration
 	// Keeper makes a holder that outlives daemons and connections: it
 	// starts with no connection, listening on Socket, takes one from a
-	// daemon ("put" with the fd; HolderInfo.Keep), and when that
+	// daemon ("put" with the fd; holderInfo.keep), and when that
 	// connection ends or is released it waits for the next instead of
 	// exiting. Kubernetes runs it in a pod of its own, so that replacing
 	// the daemon's pod never ends the connection (docs/kubernetes.md).
@@ -424,7 +425,7 @@ func (h *holder) run() int {
 		for {
 			time.Sleep(holderCheckInterval)
 			h.mu.Lock()
-			if h.conn != nil && ConnEnded(int(h.conn.Fd())) {
+			if h.conn != nil && connEnded(int(h.conn.Fd())) {
 				h.log.Info("the connection ended")
 				letGo()
 			}

@@ -60,8 +60,8 @@ func TestKeepStateOnChange(t *testing.T) {
 
 func TestNextHandleEpoch(t *testing.T) {
 	for e, want := range map[uint16]uint16{0: 1, 1: 2, 7: 8, 0xffff: 1} {
-		if got := NextHandleEpoch(e); got != want {
-			t.Errorf("NextHandleEpoch(%d) = %d, want %d", e, got, want)
+		if got := nextHandleEpoch(e); got != want {
+			t.Errorf("nextHandleEpoch(%d) = %d, want %d", e, got, want)
 		}
 	}
 }

@@ -80,7 +80,7 @@ func FuzzParseMountOptions(f *testing.F) {
 	})
 }
 
-// ConnEnded tells a served connection from one whose mount is gone. (Were
+// connEnded tells a served connection from one whose mount is gone. (Were
 // it to wait in poll, the first call would never return.)
 func TestConnEnded(t *testing.T) {
 	_, srv := mountFS(t)
@@ -89,13 +89,13 @@ func TestConnEnded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	if ConnEnded(fd) {
+	if connEnded(fd) {
 		t.Fatal("a mounted, served connection reads as ended")
 	}
 	if err := unmountServer(srv, 2*time.Second); err != nil {
 		t.Fatalf("unmount: %v", err)
 	}
-	if !ConnEnded(fd) {
+	if !connEnded(fd) {
 		t.Fatal("the connection of an unmounted filesystem reads as alive")
 	}
 }

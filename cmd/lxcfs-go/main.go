@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupfs"
@@ -125,7 +123,7 @@ func serve(o *options, logger *slog.Logger) error {
 		}
 		defer cgTree.Close()
 	}
-	newFS := func(epoch uint16) *fs.FS {
+	newFS := func(epoch uint16) daemon.FileSystem {
 		return fs.New(fs.Options{
 			Content:     met.instrument(src),
 			SysFS:       o.sysFS,
@@ -134,7 +132,6 @@ func serve(o *options, logger *slog.Logger) error {
 			Cgroup:      cgTree,
 		})
 	}
-	o.restart = restartSpec()
 	gen, err := startGeneration(o, logger, newFS, tk, sigs)
 	if err != nil {
 		return err
@@ -144,20 +141,17 @@ func serve(o *options, logger *slog.Logger) error {
 		if err := pid.writeOwn(); err != nil {
 			logger.Warn(err.Error())
 		}
-		// The predecessor tells systemd (MAINPID=) once we serve; a
-		// notification from us before that would be refused.
-	} else {
-		notifier().Notify("READY=1\nMAINPID=" + fmt.Sprint(os.Getpid()))
 	}
+	gen.NotifyReady()
 
 	for {
 		select {
-		case <-gen.srv.Ended():
-			if err := gen.srv.Err(); err != nil {
+		case <-gen.Server().Ended():
+			if err := gen.Server().Err(); err != nil {
 				return fmt.Errorf("FUSE connection ended: %w", err)
 			}
 			logger.Info("unmounted from outside; exiting")
-			gen.leave()
+			gen.Leave()
 			return nil
 		case sig := <-sigs:
 			switch sig {
@@ -171,7 +165,7 @@ func serve(o *options, logger *slog.Logger) error {
 				}
 			case syscall.SIGUSR1:
 				logger.Info("SIGUSR1: handing the mount to the binary on disk", "exe", exePath)
-				if err := gen.upgrade(pid); err != nil {
+				if err := gen.HandOver(pid.f); err != nil {
 					met.upgraded(false)
 					logger.Error("upgrade failed; still serving", "err", err)
 					continue
@@ -181,49 +175,8 @@ func serve(o *options, logger *slog.Logger) error {
 				return nil
 			default:
 				logger.Info("stopping", "signal", sig.String())
-				notifier().Notify("STOPPING=1")
-				return gen.stop()
+				return gen.Stop()
 			}
 		}
 	}
-}
-
-// acceptTakeover takes the connection over from the predecessor that
-// started this process (SIGUSR1) with the hand-over socket's descriptor in
-// the environment, and clears the variable so that this daemon's own
-// successors do not inherit it. It returns nil, nil when there is none.
-func acceptTakeover() (*daemon.Takeover, error) {
-	v, ok := os.LookupEnv(daemon.TakeoverEnv)
-	if !ok {
-		return nil, nil
-	}
-	os.Unsetenv(daemon.TakeoverEnv)
-	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 3 {
-		return nil, fmt.Errorf("%s=%q: not a descriptor", daemon.TakeoverEnv, v)
-	}
-	return daemon.AcceptTakeover(fd)
-}
-
-// notifier talks to systemd when it started us with Type=notify
-// (NOTIFY_SOCKET); elsewhere it sends nothing.
-func notifier() daemon.Notifier {
-	return daemon.Notifier{Socket: os.Getenv("NOTIFY_SOCKET")}
-}
-
-// systemdFDs returns what systemd handed this process from its fd store:
-// LISTEN_FDS descriptors from fd 3 on, named by LISTEN_FDNAMES, if
-// LISTEN_PID is this process. It clears the variables then, so that no
-// child inherits them.
-func systemdFDs() (int, []string) {
-	pid, _ := strconv.Atoi(os.Getenv("LISTEN_PID"))
-	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
-	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
-	if pid != os.Getpid() || n <= 0 {
-		return 0, nil
-	}
-	os.Unsetenv("LISTEN_PID")
-	os.Unsetenv("LISTEN_FDS")
-	os.Unsetenv("LISTEN_FDNAMES")
-	return n, names
 }

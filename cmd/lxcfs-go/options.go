@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
@@ -35,9 +34,6 @@ type options struct {
 	metricsAddr  string
 	// fuseURing is --fuse-uring: auto, on or off (docs/fuse-uring.md).
 	fuseURing fs.URingMode
-	// restart is given to the fd holder: how to start us after a crash
-	// (from the environment; see restartSpec).
-	restart *daemon.Restart
 }
 
 type optSpec struct {
