@@ -109,6 +109,10 @@ type holder struct {
 	ln     *net.UnixListener
 	grace  time.Duration
 	log    *slog.Logger
+	// socket is where ln listens; sockStat identifies the file, so that
+	// the holder removes it only if nobody has replaced it since.
+	socket   string
+	sockStat unix.Stat_t
 
 	mu   sync.Mutex
 	conn *os.File // the FUSE connection, never read; nil in a keeper without one
@@ -126,115 +130,135 @@ type holder struct {
 	pending bool // a restart is scheduled
 }
 
+// run serves the holder's socket until the holder exits.
 func (h *holder) run() int {
-	socket := h.ln.Addr().String()
-	var sockStat unix.Stat_t
-	unix.Stat(socket, &sockStat)
-	quit := func(code int) {
-		// Remove the socket only if it is still ours.
-		var st unix.Stat_t
-		if unix.Stat(socket, &st) == nil && st.Ino == sockStat.Ino && st.Dev == sockStat.Dev {
-			os.Remove(socket)
-		}
-		os.Exit(code)
-	}
-	// letGo drops the connection: a holder exits, a keeper waits for the
-	// next one. Called with h.mu held.
-	letGo := func() {
-		if !h.keeper {
-			quit(0)
-		}
-		h.conn.Close()
-		h.conn = nil
-		h.held = &message{Type: "held", PID: os.Getpid()}
-		h.restart = nil
-	}
-	go func() {
-		for {
-			time.Sleep(holderCheckInterval)
-			h.mu.Lock()
-			if h.conn != nil && connEnded(int(h.conn.Fd())) {
-				h.log.Info("the connection ended")
-				letGo()
-			}
-			if h.conn != nil && h.orphanedLocked(time.Now()) {
-				h.log.Error("no daemon has served the connection for the grace period; letting it go: readers get ENOTCONN",
-					"grace", h.grace)
-				letGo()
-			}
-			h.mu.Unlock()
-		}
-	}()
+	h.socket = h.ln.Addr().String()
+	unix.Stat(h.socket, &h.sockStat)
+	go h.watch()
 	for {
 		c, err := h.ln.AcceptUnix()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
-				quit(1)
+				h.quit(1)
 			}
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		go func() {
-			defer c.Close()
-			if !peerIsRoot(c) {
-				return
-			}
-			m, files, err := recv(c, time.Now().Add(5*time.Second))
-			defer func() {
-				for _, f := range files {
-					f.Close()
-				}
-			}()
-			if err != nil {
-				return
-			}
-			if m.Type == "attach" {
-				h.serveAttached(c, m)
-				return
-			}
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			switch m.Type {
-			case "ping":
-				send(c, &message{Type: "pong", PID: os.Getpid()})
-			case "put":
-				if len(files) == 1 && h.keeper {
-					// A keeper takes a daemon's new connection; the
-					// daemon found the one kept before not mounted.
-					if h.conn != nil {
-						h.log.Warn("replacing the kept connection with a daemon's new one")
-						letGo()
-					}
-					h.conn, files = files[0], nil
-					h.lastGood = time.Now()
-					h.log.Info("keeping a connection", "mount", m.Mount)
-				}
-				if m.Init != nil {
-					h.held.Init = m.Init
-				}
-				if m.Mount != nil {
-					h.held.Mount = m.Mount
-				}
-				if m.State != nil {
-					h.held.State = m.State
-				}
-				send(c, &message{Type: "ok"})
-			case "get":
-				if h.conn == nil {
-					send(c, h.held)
-					return
-				}
-				send(c, h.held, h.conn)
-			case "release":
-				send(c, &message{Type: "ok"})
-				if h.conn != nil {
-					letGo()
-				}
-			default:
-				send(c, &message{Type: "error", Error: "unknown request " + m.Type})
-			}
-		}()
+		go h.serve(c)
 	}
+}
+
+// quit exits the holder process, removing the socket if it is still ours.
+func (h *holder) quit(code int) {
+	var st unix.Stat_t
+	if unix.Stat(h.socket, &st) == nil && st.Ino == h.sockStat.Ino && st.Dev == h.sockStat.Dev {
+		os.Remove(h.socket)
+	}
+	os.Exit(code)
+}
+
+// letGoLocked drops the connection: a holder exits, a keeper waits for
+// the next one. Called with h.mu held.
+func (h *holder) letGoLocked() {
+	if !h.keeper {
+		h.quit(0)
+	}
+	h.conn.Close()
+	h.conn = nil
+	h.held = &message{Type: "held", PID: os.Getpid()}
+	h.restart = nil
+}
+
+// watch lets the connection go once it ends, or once no daemon has served
+// it for the grace period; it looks every holderCheckInterval.
+func (h *holder) watch() {
+	for {
+		time.Sleep(holderCheckInterval)
+		h.mu.Lock()
+		if h.conn != nil && connEnded(int(h.conn.Fd())) {
+			h.log.Info("the connection ended")
+			h.letGoLocked()
+		}
+		if h.conn != nil && h.orphanedLocked(time.Now()) {
+			h.log.Error("no daemon has served the connection for the grace period; letting it go: readers get ENOTCONN",
+				"grace", h.grace)
+			h.letGoLocked()
+		}
+		h.mu.Unlock()
+	}
+}
+
+// serve answers one request on c; an "attach" keeps c for the daemon's
+// life (serveAttached).
+func (h *holder) serve(c *net.UnixConn) {
+	defer c.Close()
+	if !peerIsRoot(c) {
+		return
+	}
+	m, files, err := recv(c, time.Now().Add(5*time.Second))
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	if err != nil {
+		return
+	}
+	if m.Type == "attach" {
+		h.serveAttached(c, m)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch m.Type {
+	case "ping":
+		send(c, &message{Type: "pong", PID: os.Getpid()})
+	case "put":
+		if h.putLocked(m, files) {
+			files = nil
+		}
+		send(c, &message{Type: "ok"})
+	case "get":
+		if h.conn == nil {
+			send(c, h.held)
+			return
+		}
+		send(c, h.held, h.conn)
+	case "release":
+		send(c, &message{Type: "ok"})
+		if h.conn != nil {
+			h.letGoLocked()
+		}
+	default:
+		send(c, &message{Type: "error", Error: "unknown request " + m.Type})
+	}
+}
+
+// putLocked keeps what a daemon sends: the INIT request, the mount's
+// identity, the node table, and, to a keeper, a new connection (the one
+// file), which it reports taking. Called with h.mu held.
+func (h *holder) putLocked(m *message, files []*os.File) (took bool) {
+	if len(files) == 1 && h.keeper {
+		// A keeper takes a daemon's new connection; the daemon found
+		// the one kept before not mounted.
+		if h.conn != nil {
+			h.log.Warn("replacing the kept connection with a daemon's new one")
+			h.letGoLocked()
+		}
+		h.conn, took = files[0], true
+		h.lastGood = time.Now()
+		h.log.Info("keeping a connection", "mount", m.Mount)
+	}
+	if m.Init != nil {
+		h.held.Init = m.Init
+	}
+	if m.Mount != nil {
+		h.held.Mount = m.Mount
+	}
+	if m.State != nil {
+		h.held.State = m.State
+	}
+	return took
 }
 
 // orphanedLocked reports whether no daemon is attached and none that had
