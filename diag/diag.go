@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupview"
-	lxfs "github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
@@ -454,7 +454,7 @@ func probe(dir string, timeout time.Duration) (health, detail string) {
 	select {
 	case r := <-done:
 		switch {
-		case lxfs.DeadConn(r.err):
+		case daemon.DeadConn(r.err):
 			return "dead", r.err.Error() + ": the daemon behind this mount is gone; restart lxcfs-go on it to recover"
 		case r.err != nil:
 			return "error", r.err.Error()

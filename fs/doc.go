@@ -7,9 +7,12 @@
 // FS implements go-fuse's raw fuse.RawFileSystem, not its fs package: the
 // kernel keeps the node IDs of bind-mounted files for a container's whole
 // life, and a successor daemon must answer for them, so IDs, generations and
-// file handles are given out deterministically here (tree.go). Server mounts
-// with mount(2) on a /dev/fuse fd it owns and runs its own reader loop
-// around fuse.ProtocolServer, keeping the raw INIT request.
+// file handles are given out deterministically here (tree.go). Server
+// serves a /dev/fuse fd it is given, freshly mounted (Serve) or kept from an
+// earlier daemon (Attach), with its own reader loop around
+// fuse.ProtocolServer, keeping the raw INIT request. It never mounts: where
+// the fd comes from and where it goes is package daemon's, which sits above
+// this one as go-fuse's fs sits above its fuse.
 //
 // With FUSE over io_uring (ring.go, docs/fuse-uring.md) requests come from
 // per-CPU rings served by pinned threads instead, through the same
@@ -47,7 +50,10 @@
 //
 // # Hand-over
 //
-// state.go exports and imports the dynamic node table and open handles;
-// handover*.go passes them, the /dev/fuse fd and the INIT request to a
-// successor (SIGUSR1), and holder*.go keeps the fd across a crash.
+// state.go exports and imports the dynamic node table and open handles
+// (FS.ExportState, FS.ImportState); the Server drains its readers (Drain),
+// serves again (Start), and has the kernel resend what a dead reader took
+// (Resend). Package daemon passes the table, the fd (Server.Conn) and the
+// INIT request (Server.Init) to a successor, and keeps them across a
+// crash.
 package fs

@@ -103,7 +103,7 @@ func mountFS(t *testing.T, f *FS) (string, *Server) {
 	t.Helper()
 	requireFUSE(t)
 	mnt := t.TempDir()
-	srv, err := Mount(mnt, f, ServerOptions{Debug: os.Getenv("FUSE_DEBUG") != ""})
+	srv, err := testMount(mnt, f, ServerOptions{Debug: os.Getenv("FUSE_DEBUG") != ""})
 	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}
@@ -113,7 +113,7 @@ func mountFS(t *testing.T, f *FS) (string, *Server) {
 			return
 		default:
 		}
-		if err := srv.Unmount(2 * time.Second); err != nil {
+		if err := testUnmount(srv); err != nil {
 			t.Errorf("unmount: %v", err)
 		}
 	})
@@ -383,53 +383,6 @@ func TestRenderErrorIsReported(t *testing.T) {
 	_, err := os.ReadFile(filepath.Join(mnt, "proc/meminfo"))
 	if !errors.Is(err, syscall.ESRCH) {
 		t.Fatalf("read with a vanished caller: %v, want ESRCH", err)
-	}
-}
-
-func TestMountpointChecks(t *testing.T) {
-	requireFUSE(t)
-	file := filepath.Join(t.TempDir(), "file")
-	must(t, os.WriteFile(file, nil, 0o644))
-	if _, err := Mount(file, New(Options{Content: &fakeContent{}}), ServerOptions{}); err == nil || !strings.Contains(err.Error(), "not a directory") {
-		t.Errorf("mount on a file: %v", err)
-	}
-	if _, err := Mount(filepath.Join(t.TempDir(), "missing"), New(Options{Content: &fakeContent{}}), ServerOptions{}); err == nil {
-		t.Errorf("mount on a missing directory succeeded")
-	}
-	mnt := mountFake(t, &fakeContent{})
-	if _, err := Mount(mnt, New(Options{Content: &fakeContent{}}), ServerOptions{}); err == nil || !strings.Contains(err.Error(), "busy") {
-		t.Errorf("mount on a busy mountpoint: %v", err)
-	}
-
-	// A bind mount (a Kubernetes hostPath volume in the daemon's pod) is
-	// no reason to refuse: it is mounted over.
-	bind := t.TempDir()
-	must(t, unix.Mount(bind, bind, "", unix.MS_BIND, ""))
-	t.Cleanup(func() { unix.Unmount(bind, unix.MNT_DETACH) })
-	srv, err := Mount(bind, New(Options{Content: &fakeContent{}, SysFS: fakeSys(t)}), ServerOptions{})
-	if err != nil {
-		t.Fatalf("mount on a bind mount: %v", err)
-	}
-	if _, err := os.ReadFile(filepath.Join(bind, "proc/meminfo")); err != nil {
-		t.Errorf("read through the mount made over a bind mount: %v", err)
-	}
-	if err := srv.Unmount(2 * time.Second); err != nil {
-		t.Errorf("unmount: %v", err)
-	}
-}
-
-func TestParseMountOptions(t *testing.T) {
-	a, err := parseMountOptions([]string{"allow_other", "ro", "default_permissions", "entry_timeout=3", "nonempty", "fsname=x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.flags&unix.MS_RDONLY == 0 || !slices.Equal(a.data, []string{"default_permissions"}) || a.source != "x" {
-		t.Errorf("got %+v", a)
-	}
-	for _, bad := range []string{"bogus", "max_read=abc", "blksize=-1"} {
-		if _, err := parseMountOptions([]string{bad}); err == nil {
-			t.Errorf("-o %s accepted", bad)
-		}
 	}
 }
 

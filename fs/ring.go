@@ -160,7 +160,7 @@ func optInURing(reply []byte) bool {
 // INIT reply.
 func ringPayloadSize(reply []byte) int {
 	pg := os.Getpagesize()
-	n := max(minReadBuffer, maxRead)
+	n := max(minReadBuffer, MaxRead)
 	if len(reply) >= initOutMaxPages+2 {
 		n = max(n, int(getU32(reply[initOutMaxWrite:])), int(binary.NativeEndian.Uint16(reply[initOutMaxPages:]))*pg)
 	}
@@ -657,7 +657,7 @@ func (s *Server) ringClassicLoop() {
 	fd := int(s.dev.Fd())
 	bp := getReaderBuf()
 	defer putReaderBuf(bp)
-	buf, out := (*bp)[:maxRead+4096], (*bp)[maxRead+4096:]
+	buf, out := (*bp)[:MaxRead+4096], (*bp)[MaxRead+4096:]
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(s.wakeClassic), Events: unix.POLLIN}}
 	for !s.draining.Load() {
 		_, err := unix.Poll(fds, -1)

@@ -20,7 +20,8 @@ import (
 // ProtocolServer, rather than fuse.Server: we own the /dev/fuse fd and the
 // raw INIT request, which is what a successor process needs to take the
 // connection over (see ../shared/reference/gofuse-notes.md section 2.3 and
-// docs/upgrade.md).
+// docs/upgrade.md). It does not mount: it is given the fd (Serve, Attach)
+// by package daemon, which decides where the fd comes from and goes.
 //
 // conn is the connection's fd that outlives this process when a holder (or
 // systemd's fd store) keeps a copy of it; dev is the fd the readers read
@@ -63,9 +64,8 @@ type Server struct {
 	err     error
 }
 
-// ServerOptions configures Mount.
+// ServerOptions configures a Server.
 type ServerOptions struct {
-	MountOptions
 	// Debug logs every FUSE request and reply.
 	Debug bool
 	// ServeOnClone reads requests from a clone of the connection's fd even
@@ -81,13 +81,16 @@ type ServerOptions struct {
 	Logger      *slog.Logger
 }
 
+// MaxRead bounds one READ request: the mount announces it to the kernel
+// (max_read=), and a reader's buffer is this plus room for the request
+// header.
+const MaxRead = 128 * 1024
+
 // protocolOptions are the settings negotiated at INIT. They must stay the
 // same for the life of a connection, across daemon generations.
 func protocolOptions(debug bool, logger *slog.Logger) *fuse.MountOptions {
 	return &fuse.MountOptions{
-		MaxWrite:           maxRead,
-		FsName:             MountSource,
-		Name:               "lxcfs",
+		MaxWrite:           MaxRead,
 		DisableXAttrs:      true,
 		DisableReadDirPlus: true,
 		Debug:              debug,
@@ -99,26 +102,23 @@ func protocolOptions(debug bool, logger *slog.Logger) *fuse.MountOptions {
 	}
 }
 
-// Mount mounts fs on dir, answers the kernel's INIT and starts serving. It
-// returns once the mount is usable.
-func Mount(dir string, fs fuse.RawFileSystem, opts ServerOptions) (*Server, error) {
+// Serve serves a connection that was just mounted on dir: conn is the
+// /dev/fuse fd the mount was made with. It reads and answers the kernel's
+// INIT (keeping the request for successors, see Init), starts serving, and
+// returns once the mount is usable. On error the caller still owns conn
+// and the mount.
+func Serve(dir string, conn *os.File, fs fuse.RawFileSystem, opts ServerOptions) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	dev, err := mount(dir, opts.MountOptions)
-	if err != nil {
-		return nil, err
-	}
-	s := newServer(dir, dev, fs, opts)
+	s := newServer(dir, conn, fs, opts)
 	if err := s.handshake(); err != nil {
-		dev.Close()
-		Unmount(dir)
 		return nil, err
 	}
 	if opts.ServeOnClone || !KernelResends(s.init) {
 		// See Server: serve on a clone, so that a crash cannot leave
 		// requests hanging on the fd a holder keeps.
-		if clone, err := CloneDevice(dev); err == nil {
+		if clone, err := CloneDevice(conn); err == nil {
 			s.dev = clone
 		} else {
 			s.log.Warn("serving on the mount's own fd", "err", err)
@@ -206,8 +206,8 @@ func (s *Server) Shared() bool { return s.dev == s.conn }
 
 // handshake reads and answers INIT, and keeps the request for successors.
 func (s *Server) handshake() error {
-	buf := make([]byte, maxRead+4096)
-	out := make([]byte, maxRead+4096)
+	buf := make([]byte, MaxRead+4096)
+	out := make([]byte, MaxRead+4096)
 	for {
 		n, err := unix.Read(int(s.dev.Fd()), buf)
 		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
@@ -297,7 +297,7 @@ func getReaderBuf() *[]byte {
 	case b := <-readerBufs:
 		return b
 	default:
-		b := make([]byte, 2*(maxRead+4096))
+		b := make([]byte, 2*(MaxRead+4096))
 		return &b
 	}
 }
@@ -341,7 +341,7 @@ func (s *Server) loop() {
 	fd := int(s.dev.Fd())
 	bp := getReaderBuf()
 	defer putReaderBuf(bp)
-	buf, out := (*bp)[:maxRead+4096], (*bp)[maxRead+4096:]
+	buf, out := (*bp)[:MaxRead+4096], (*bp)[MaxRead+4096:]
 	for !s.draining.Load() {
 		s.waiting.Add(1)
 		n, err := unix.Read(fd, buf)
@@ -503,14 +503,14 @@ func (s *Server) Close() {
 	s.conn.Close()
 }
 
-// Unmount unmounts the filesystem and waits up to timeout for the readers to
-// see the connection end. A lazily detached mount that containers' bind
-// mounts still reference stays connected; its readers keep serving until
-// the process exits, which ends the connection.
-func (s *Server) Unmount(timeout time.Duration) error {
-	err := Unmount(s.dir)
-	// Every reader, not only the first to see the end: a handler still
-	// running must not outlive what the caller frees next.
+// Settle waits, after the filesystem was unmounted, up to timeout for the
+// readers to see the connection end: every reader, not only the first to
+// see the end, since a handler still running must not outlive what the
+// caller frees next. A lazily detached mount that containers' bind mounts
+// still reference stays connected; its readers keep serving until the
+// process exits, which ends the connection, so Settle returns once every
+// reader left waits in read(2).
+func (s *Server) Settle(timeout time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -523,9 +523,9 @@ func (s *Server) Unmount(timeout time.Duration) error {
 	for {
 		select {
 		case <-done:
-			return err
+			return
 		case <-deadline:
-			return err
+			return
 		case <-time.After(time.Millisecond):
 		}
 		// Containers' bind mounts keep the connection alive after the
@@ -533,7 +533,7 @@ func (s *Server) Unmount(timeout time.Duration) error {
 		// the process exits: wait only for handlers that run. (Ring
 		// threads are not counted so; with rings, the timeout bounds it.)
 		if s.ring == nil && s.waiting.Load() == s.running.Load() {
-			return err
+			return
 		}
 	}
 }

@@ -85,23 +85,3 @@ func TestSlowRequestsHoldUpNothing(t *testing.T) {
 		t.Errorf("%d readers running with %d requests in handling, want more", n, stuck)
 	}
 }
-
-// ConnEnded tells a served connection from one whose mount is gone. (Were
-// it to wait in poll, the first call would never return.)
-func TestConnEnded(t *testing.T) {
-	_, srv := mountFS(t, New(Options{Content: &fakeContent{}, SysFS: fakeSys(t)}))
-	fd, err := unix.Dup(int(srv.Conn().Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if ConnEnded(fd) {
-		t.Fatal("a mounted, served connection reads as ended")
-	}
-	if err := srv.Unmount(2 * time.Second); err != nil {
-		t.Fatalf("unmount: %v", err)
-	}
-	if !ConnEnded(fd) {
-		t.Fatal("the connection of an unmounted filesystem reads as alive")
-	}
-}

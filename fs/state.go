@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
@@ -14,16 +13,14 @@ import (
 // StateVersion is the version of the State format. A successor refuses a
 // state whose version is newer than the one it knows; older versions it
 // reads as they were (fields it does not find stay zero). Bump it only for
-// changes an older reader would misread; new fields and new Sections do not
+// changes an older reader would misread; new fields do not
 // need it (the lookup counts, LookupsExact and Pinned did not: an older
 // reader ignores them and keeps every node, as it always did).
 const StateVersion = 1
 
 // State is what one daemon generation hands the next: the dynamic node table
 // (the kernel holds those node IDs), the open handles, and the handle epoch
-// in use. Sections carries the state of other parts (loadavg history, the
-// CPU view, ...) under their own names, so that they can be added without
-// touching this format.
+// in use.
 type State struct {
 	Version     int    `json:"version"`
 	HandleEpoch uint16 `json:"handle_epoch"`
@@ -31,10 +28,9 @@ type State struct {
 	// was exported for a hand-over, after the server drained
 	// (ExportState(true)). A crash snapshot, taken while serving, may be
 	// stale; its nodes are imported pinned.
-	LookupsExact bool              `json:"lookups_exact,omitempty"`
-	Nodes        []NodeState       `json:"nodes,omitempty"`
-	Handles      []HandleState     `json:"handles,omitempty"`
-	Sections     map[string][]byte `json:"sections,omitempty"`
+	LookupsExact bool          `json:"lookups_exact,omitempty"`
+	Nodes        []NodeState   `json:"nodes,omitempty"`
+	Handles      []HandleState `json:"handles,omitempty"`
 }
 
 // NodeState is one dynamic node. Kind and File are by name, so that their
@@ -142,8 +138,7 @@ func (fs *FS) DynamicNodes() int {
 func (fs *FS) NodesChanged() <-chan struct{} { return fs.tree.changed }
 
 // ExportState snapshots the dynamic nodes, with their lookup counts, and,
-// if handles is set (a hand-over), the open handles and the registered
-// sections. Nodes stay consistent only if no request is being served at the
+// if handles is set (a hand-over), the open handles. Nodes stay consistent only if no request is being served at the
 // same time (the server drained), which handles says, and only then are the
 // counts marked exact; a snapshot taken while serving (for the crash holder)
 // is still useful, it may only miss the newest entries, and its nodes are
@@ -168,7 +163,6 @@ func (fs *FS) ExportState(handles bool) *State {
 	if !handles {
 		return st
 	}
-	fs.exportSections(st)
 	fs.hmu.Lock()
 	hs := make(map[uint64]*handle, len(fs.handles))
 	for fh, h := range fs.handles {
@@ -245,18 +239,7 @@ func (fs *FS) ImportState(st *State) error {
 	if skipped > 0 {
 		fs.log.Warn("state import skipped entries this version does not know", "count", skipped)
 	}
-	fs.importSections(st)
 	return nil
-}
-
-// NextHandleEpoch is the epoch a successor of a generation with epoch e
-// uses; 0 is skipped so that a zero epoch always means "first".
-func NextHandleEpoch(e uint16) uint16 {
-	e++
-	if e == 0 {
-		e = 1
-	}
-	return e
 }
 
 // adoptDir serves a directory handle that a predecessor gave out but did not
@@ -276,59 +259,4 @@ func (fs *FS) adoptDir(in *fuse.ReadIn) *handle {
 	}
 	fs.handles[in.Fh] = h
 	return h
-}
-
-// StateSection is a part of the daemon with state of its own to hand to a
-// successor (loadavg history, say): Export is called after the drain, Import
-// before the successor serves.
-type StateSection struct {
-	Export func() ([]byte, error)
-	Import func([]byte) error
-}
-
-var (
-	sectionsMu sync.Mutex
-	sections   = map[string]StateSection{}
-)
-
-// RegisterStateSection adds a section to every state this process exports
-// and imports. A successor that does not know a section ignores it (with a
-// warning); a section the predecessor did not send is not imported.
-func RegisterStateSection(name string, s StateSection) {
-	sectionsMu.Lock()
-	defer sectionsMu.Unlock()
-	sections[name] = s
-}
-
-// exportSections fills st.Sections from the registered sections.
-func (fs *FS) exportSections(st *State) {
-	sectionsMu.Lock()
-	defer sectionsMu.Unlock()
-	for name, s := range sections {
-		b, err := s.Export()
-		if err != nil {
-			fs.log.Warn("state section not handed over", "section", name, "err", err)
-			continue
-		}
-		if st.Sections == nil {
-			st.Sections = map[string][]byte{}
-		}
-		st.Sections[name] = b
-	}
-}
-
-// importSections passes st.Sections to the registered sections.
-func (fs *FS) importSections(st *State) {
-	sectionsMu.Lock()
-	defer sectionsMu.Unlock()
-	for name, b := range st.Sections {
-		s, ok := sections[name]
-		if !ok {
-			fs.log.Warn("state section this version does not know", "section", name)
-			continue
-		}
-		if err := s.Import(b); err != nil {
-			fs.log.Warn("state section not taken over", "section", name, "err", err)
-		}
-	}
 }

@@ -19,7 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
@@ -81,7 +81,7 @@ func Remount(live string, opts Options) ([]Dead, error) {
 	if opts.StatTimeout == 0 {
 		opts.StatTimeout = 2 * time.Second
 	}
-	id, ok := fs.LookupMount(live)
+	id, ok := daemon.LookupMount(live)
 	if !ok {
 		return nil, fmt.Errorf("nothing is mounted at %s", live)
 	}
@@ -143,7 +143,7 @@ func findDead(liveDev string, devs []string, timeout time.Duration) ([]Dead, err
 		}
 		seen[nst.Ino] = true
 		for _, m := range mounts {
-			if m.FSType != fs.MountType || m.Source != fs.MountSource || m.Dev == liveDev {
+			if m.FSType != daemon.MountType || m.Source != daemon.MountSource || m.Dev == liveDev {
 				continue
 			}
 			if len(devs) > 0 && !slices.Contains(devs, m.Dev) {

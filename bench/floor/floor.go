@@ -16,6 +16,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
@@ -178,20 +179,19 @@ func (f *floorFS) StatFs(cancel <-chan struct{}, h *fuse.InHeader, out *fuse.Sta
 }
 
 // ServeOurLoop mounts the same floor with lxcfs-go's own FUSE loop
-// (fs.Mount: our /dev/fuse reader, or our io_uring transport) instead of
+// (daemon.Mount: our /dev/fuse reader, or our io_uring transport) instead of
 // go-fuse's server, and serves until SIGTERM or SIGINT. uring is
 // --fuse-uring's value: on for the io_uring floor, off for the classic one.
 func ServeOurLoop(mnt string, files map[string][]byte, uring fs.URingMode) error {
-	srv, err := fs.Mount(mnt, newFloorFS(files), fs.ServerOptions{URing: uring})
+	srv, err := daemon.Mount(mnt, newFloorFS(files), daemon.MountOptions{Server: fs.ServerOptions{URing: uring}})
 	if err != nil {
 		return fmt.Errorf("floor (our loop, --fuse-uring=%s): mount %s: %w", uring, mnt, err)
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	<-sigs
-	if err := srv.Unmount(5 * time.Second); err != nil {
-		fs.Unmount(mnt)
-	}
+	daemon.Unmount(mnt)
+	srv.Settle(5 * time.Second)
 	return nil
 }
 

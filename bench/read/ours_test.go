@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
@@ -32,7 +33,7 @@ func runOurs(mnt, profile string, args []string) int {
 		return 1
 	}
 	filesystem := fs.New(fs.Options{Content: src, Logger: logger, HandleEpoch: uint16(time.Now().UnixNano())})
-	srv, err := fs.Mount(mnt, filesystem, fs.ServerOptions{Logger: logger})
+	srv, err := daemon.Mount(mnt, filesystem, daemon.MountOptions{Server: fs.ServerOptions{Logger: logger}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -46,8 +47,7 @@ func runOurs(mnt, profile string, args []string) int {
 	<-sigs
 	pprof.StopCPUProfile()
 	f.Close()
-	if err := srv.Unmount(5 * time.Second); err != nil {
-		fs.Unmount(mnt)
-	}
+	daemon.Unmount(mnt)
+	srv.Settle(5 * time.Second)
 	return 0
 }

@@ -82,7 +82,7 @@ const (
 	roleReader = "lxcfs-bench-reader"
 	roleFloor  = "lxcfs-bench-floor"
 	roleOurs   = "lxcfs-bench-ours"
-	// Floors over lxcfs-go's own loop (fs.Mount).
+	// Floors over lxcfs-go's own loop (daemon.Mount).
 	roleFloorClassic = "lxcfs-bench-floor-classic"
 	roleFloorURing   = "lxcfs-bench-floor-uring"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 )
 
 // The fd holder's side of the command: its settings, what it needs to
@@ -26,7 +26,7 @@ const holderGraceEnv = "LXCFS_GO_HOLDER_GRACE"
 
 // restartSpec is what the fd holder needs to start this daemon again after
 // a crash, or nil when the holder must not (see restartEnv).
-func restartSpec() *fs.Restart {
+func restartSpec() *daemon.Restart {
 	// systemd and the kubelet (which runs an fd keeper's daemons)
 	// restart the daemon themselves.
 	underSystemd := os.Getenv("NOTIFY_SOCKET") != "" || os.Getenv("INVOCATION_ID") != ""
@@ -37,19 +37,19 @@ func restartSpec() *fs.Restart {
 	// Descriptors a predecessor or systemd passed this process are not
 	// there for a restarted one.
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		for _, p := range []string{fs.TakeoverEnv + "=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES="} {
+		for _, p := range []string{daemon.TakeoverEnv + "=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES="} {
 			if strings.HasPrefix(kv, p) {
 				return true
 			}
 		}
 		return false
 	})
-	return &fs.Restart{Exe: exePath, Args: os.Args[1:], Env: env, Dir: dir}
+	return &daemon.Restart{Exe: exePath, Args: os.Args[1:], Env: env, Dir: dir}
 }
 
 // holderOptions reads the holder's settings from the environment.
-func holderOptions() fs.HolderOptions {
-	var o fs.HolderOptions
+func holderOptions() daemon.HolderOptions {
+	var o daemon.HolderOptions
 	if d, err := time.ParseDuration(os.Getenv(holderGraceEnv)); err == nil && d > 0 {
 		o.Grace = d
 	}
@@ -65,7 +65,7 @@ const keeperWait = time.Minute
 
 // holderMain is "lxcfs-go fd-holder MOUNTPOINT", started by the daemon.
 func holderMain(args []string, stdout, stderr io.Writer) int {
-	return fs.RunHolder(args, holderOptions(), stderr)
+	return daemon.RunHolder(args, holderOptions(), stderr)
 }
 
 // keeperMain is "lxcfs-go fd-keeper [-p PIDFILE]": a holder that runs apart
@@ -96,7 +96,7 @@ func keeperMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	o := holderOptions()
-	o.Keeper, o.Socket = true, fs.HolderSocket(pidfile)
+	o.Keeper, o.Socket = true, daemon.HolderSocket(pidfile)
 	// A replaced pod may take minutes to run again (an image pull, the
 	// kubelet's crash back-off, which grows to 5 minutes): readers wait
 	// that long rather than lose the connection for good.
@@ -106,5 +106,5 @@ func keeperMain(args []string, stdout, stderr io.Writer) int {
 	case o.Grace == 0:
 		o.Grace = keeperGrace
 	}
-	return fs.RunHolder(nil, o, stderr)
+	return daemon.RunHolder(nil, o, stderr)
 }

@@ -9,11 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/lxcfs-go/lxcfs-go/cgroupfs"
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 )
@@ -47,10 +47,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "lxcfs-go %s\n", version)
 		return 0
 	}
-	if err := notYet(o); err != nil {
-		fmt.Fprintf(stderr, "lxcfs-go: %v\n", err)
-		return 2
-	}
 	level := slog.LevelInfo
 	if o.debug {
 		level = slog.LevelDebug
@@ -63,15 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// notYet rejects options whose feature has not landed, rather than quietly
-// serving host values where the user asked for a container's.
-func notYet(o *options) error {
-	return nil // every option lxcfs has is implemented
-}
-
 func serve(o *options, logger *slog.Logger) error {
 	// A successor started by SIGUSR1 takes the connection over.
-	tk, err := fs.AcceptTakeover()
+	tk, err := acceptTakeover()
 	if err != nil {
 		return err
 	}
@@ -135,7 +125,7 @@ func serve(o *options, logger *slog.Logger) error {
 		}
 		defer cgTree.Close()
 	}
-	newFS := func(epoch uint16) *fs.FS {
+	newFS := func(epoch uint16) daemon.FileSystem {
 		return fs.New(fs.Options{
 			Content:     met.instrument(src),
 			SysFS:       o.sysFS,
@@ -144,7 +134,6 @@ func serve(o *options, logger *slog.Logger) error {
 			Cgroup:      cgTree,
 		})
 	}
-	o.restart = restartSpec()
 	gen, err := startGeneration(o, logger, newFS, tk, sigs)
 	if err != nil {
 		return err
@@ -154,20 +143,17 @@ func serve(o *options, logger *slog.Logger) error {
 		if err := pid.writeOwn(); err != nil {
 			logger.Warn(err.Error())
 		}
-		// The predecessor tells systemd (MAINPID=) once we serve; a
-		// notification from us before that would be refused.
-	} else {
-		sdNotify("READY=1\nMAINPID=" + fmt.Sprint(os.Getpid()))
 	}
+	gen.NotifyReady()
 
 	for {
 		select {
-		case <-gen.srv.Ended():
-			if err := gen.srv.Err(); err != nil {
+		case <-gen.Server().Ended():
+			if err := gen.Server().Err(); err != nil {
 				return fmt.Errorf("FUSE connection ended: %w", err)
 			}
 			logger.Info("unmounted from outside; exiting")
-			gen.leave()
+			gen.Leave()
 			return nil
 		case sig := <-sigs:
 			switch sig {
@@ -181,7 +167,7 @@ func serve(o *options, logger *slog.Logger) error {
 				}
 			case syscall.SIGUSR1:
 				logger.Info("SIGUSR1: handing the mount to the binary on disk", "exe", exePath)
-				if err := gen.upgrade(pid); err != nil {
+				if err := gen.HandOver(pid.f); err != nil {
 					met.upgraded(false)
 					logger.Error("upgrade failed; still serving", "err", err)
 					continue
@@ -191,27 +177,8 @@ func serve(o *options, logger *slog.Logger) error {
 				return nil
 			default:
 				logger.Info("stopping", "signal", sig.String())
-				sdNotify("STOPPING=1")
-				return gen.stop()
+				return gen.Stop()
 			}
 		}
 	}
-}
-
-// sdNotify sends a state line to systemd when it started us with
-// Type=notify; elsewhere it does nothing.
-func sdNotify(state string) {
-	addr := os.Getenv("NOTIFY_SOCKET")
-	if addr == "" {
-		return
-	}
-	if strings.HasPrefix(addr, "@") {
-		addr = "\x00" + addr[1:]
-	}
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	defer syscall.Close(fd)
-	syscall.Sendto(fd, []byte(state), 0, &syscall.SockaddrUnix{Name: addr})
 }

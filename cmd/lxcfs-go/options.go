@@ -39,9 +39,6 @@ type options struct {
 	snapshotTTL time.Duration
 	// fuseURing is --fuse-uring: auto, on or off (docs/fuse-uring.md).
 	fuseURing fs.URingMode
-	// restart is given to the fd holder: how to start us after a crash
-	// (from the environment; see restartSpec).
-	restart *fs.Restart
 }
 
 type optSpec struct {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 )
 
 // pidfile is a locked pid file. It is removed only by the instance that holds
@@ -77,6 +79,18 @@ func lockHolderExiting(path string) bool {
 	}
 	i := strings.LastIndexByte(string(st), ')')
 	return i > 0 && i+2 < len(st) && (st[i+2] == 'Z' || st[i+2] == 'X')
+}
+
+// openPidfile locks the pidfile, or adopts the locked one a predecessor
+// passed on (the lock is on the open file description, so it never lapses).
+func openPidfile(path string, tk *daemon.Takeover) (*pidfile, error) {
+	if tk == nil {
+		return lockPidfile(path)
+	}
+	if tk.Pidfile == nil {
+		return nil, errors.New("hand-over without the pidfile")
+	}
+	return adoptPidfile(path, tk.Pidfile)
 }
 
 // adoptPidfile takes over the pidfile a predecessor locked and passed on: f

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 )
 
 // readyChildEnv marks the child process of `lxcfs-go ready` that does the
@@ -165,7 +165,7 @@ const fuseSuperMagic = 0x65735546
 func readOnce(mountpoint, file string) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(mountpoint, &st); err != nil {
-		if fs.DeadConn(err) {
+		if daemon.DeadConn(err) {
 			return fmt.Errorf("the daemon of the FUSE mount is gone (%v); unmount it and restart the daemon", err)
 		}
 		return err

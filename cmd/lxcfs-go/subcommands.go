@@ -4,7 +4,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/hooks/ocihook"
 	"github.com/lxcfs-go/lxcfs-go/webhook"
 )
@@ -17,10 +17,10 @@ var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	},
 	"check": checkMain,
 	// fd-holder is started by the daemon itself (docs/upgrade.md).
-	fs.HolderSubcommand: holderMain,
-	"fd-keeper":         keeperMain,
-	"remount":           remountMain,
-	"show":              showMain,
+	daemon.HolderSubcommand: holderMain,
+	"fd-keeper":             keeperMain,
+	"remount":               remountMain,
+	"show":                  showMain,
 	// For a daemon in a Kubernetes pod (deploy/kubernetes/daemonset.yaml):
 	// an image holding only lxcfs-go has no nsenter, umount or cat.
 	"host-cgroupns": hostCgroupNSMain,

@@ -58,7 +58,7 @@ func TestURingTransportChoice(t *testing.T) {
 		}
 	}
 	t.Run("auto with holder", func(t *testing.T) {
-		d := testenv.StartDaemon(t)
+		d := testenv.StartDaemon(t, "--fuse-uring=auto")
 		waitLog(t, d, "FUSE transport: classic: rings cannot outlive")
 		read(d)
 	})
@@ -69,7 +69,7 @@ func TestURingTransportChoice(t *testing.T) {
 	})
 	t.Run("auto without holder", func(t *testing.T) {
 		t.Setenv("LXCFS_GO_FD_HOLDER", "none")
-		d := testenv.StartDaemon(t)
+		d := testenv.StartDaemon(t, "--fuse-uring=auto")
 		waitLog(t, d, "transport=io_uring")
 		read(d)
 	})

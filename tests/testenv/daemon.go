@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -112,6 +113,13 @@ func start(t testing.TB, bin, mntName string, args []string) *Daemon {
 	}
 	if err := os.Mkdir(d.Mnt, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	if mntName == daemonMountDir && !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--fuse-uring") }) {
+		// enable_uring is one switch for the whole machine, and the ring
+		// tests of other packages running at the same time flip it: a
+		// daemon that does not ask for a transport gets the classic loop
+		// whatever the switch says, as on a host where it is N.
+		args = append([]string{"--fuse-uring=off"}, args...)
 	}
 	d.Args = append(append([]string{"-f", "-p", d.Pidfile}, args...), d.Mnt)
 	d.cmd = exec.Command(bin, d.Args...)

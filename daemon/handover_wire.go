@@ -1,4 +1,4 @@
-package fs
+package daemon
 
 import (
 	"encoding/binary"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
 // Messages between daemon generations, and between a daemon and its fd
@@ -33,8 +35,8 @@ type message struct {
 	Init []byte `json:"init,omitempty"`
 	// Mount identifies the mount the connection serves.
 	Mount  *MountID    `json:"mount,omitempty"`
-	Holder *HolderInfo `json:"holder,omitempty"`
-	State  *State      `json:"state,omitempty"`
+	Holder *holderInfo `json:"holder,omitempty"`
+	State  *fs.State   `json:"state,omitempty"`
 	// Restart comes with "attach": how to start the daemon after a crash.
 	Restart *Restart `json:"restart,omitempty"`
 	// Files names the descriptors that come with the message, in order.

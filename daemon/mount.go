@@ -1,4 +1,4 @@
-package fs
+package daemon
 
 import (
 	"errors"
@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
@@ -20,19 +22,36 @@ import (
 const (
 	MountSource = "lxcfs-go"
 	MountType   = "fuse.lxcfs"
-	// maxRead bounds one READ request; the reader buffer is this plus room
-	// for the request header.
-	maxRead = 128 * 1024
 )
 
-// MountOptions are the options that reach mount(2).
+// MountOptions configure Mount.
 type MountOptions struct {
-	// Extra is lxcfs's -o list. Options lxcfs drops (allow_other,
-	// direct_io, entry_timeout, attr_timeout, nonempty) are dropped here
-	// too; generic ones (ro, noexec, ...) become mount flags; FUSE ones
-	// (default_permissions, max_read, blksize) go to the kernel; fsname
-	// and subtype rename the mount. Anything else is an error.
+	// Extra is lxcfs's -o list, the options that reach mount(2). Options
+	// lxcfs drops (allow_other, direct_io, entry_timeout, attr_timeout,
+	// nonempty) are dropped here too; generic ones (ro, noexec, ...)
+	// become mount flags; FUSE ones (default_permissions, max_read,
+	// blksize) go to the kernel; fsname and subtype rename the mount.
+	// Anything else is an error.
 	Extra []string
+	// Server configures the server of the new connection.
+	Server fs.ServerOptions
+}
+
+// Mount mounts fsys on dir, answers the kernel's INIT and starts serving
+// (fs.Serve). It returns once the mount is usable; on error nothing stays
+// mounted.
+func Mount(dir string, fsys fuse.RawFileSystem, opts MountOptions) (*fs.Server, error) {
+	dev, err := mount(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	s, err := fs.Serve(dir, dev, fsys, opts.Server)
+	if err != nil {
+		dev.Close()
+		Unmount(dir)
+		return nil, err
+	}
+	return s, nil
 }
 
 type mountArgs struct {
@@ -66,7 +85,7 @@ func parseMountOptions(extra []string) (mountArgs, error) {
 				return a, fmt.Errorf("-o %s: not a number", o)
 			}
 			if key == "max_read" {
-				return a, fmt.Errorf("-o %s: max_read is fixed at %d", o, maxRead)
+				return a, fmt.Errorf("-o %s: max_read is fixed at %d", o, fs.MaxRead)
 			}
 			a.data = append(a.data, o)
 		case key == "fsname" && val != "":
@@ -101,7 +120,7 @@ func mount(dir string, opts MountOptions) (*os.File, error) {
 		"user_id=0",
 		"group_id=0",
 		"allow_other",
-		"max_read=" + strconv.Itoa(maxRead),
+		"max_read=" + strconv.Itoa(fs.MaxRead),
 	}, args.data...)
 	if err := unix.Mount(args.source, dir, args.fstype, args.flags, strings.Join(data, ",")); err != nil {
 		unix.Close(fd)
@@ -228,4 +247,12 @@ func LookupMount(dir string) (MountID, bool) {
 		}
 	}
 	return id, ok
+}
+
+// unmountServer unmounts the filesystem s serves and waits up to timeout
+// for its readers to see the connection end (fs.Server.Settle).
+func unmountServer(s *fs.Server, timeout time.Duration) error {
+	err := Unmount(s.Dir())
+	s.Settle(timeout)
+	return err
 }

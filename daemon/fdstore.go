@@ -1,25 +1,26 @@
-package fs
+package daemon
 
 import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
 // systemd's fd store (FileDescriptorStoreMax= in the unit) is a second
 // keeper of the connection: the daemon stores the FUSE fd there under the
 // name "fuse", with memfds "fuse-state0" and "fuse-state1" holding the INIT
 // request, the mount's identity and the node table, and systemd hands both back (LISTEN_FDS,
-// LISTEN_FDNAMES) when it restarts the service after a crash. The fd holder
+// LISTEN_FDNAMES; the command reads them and passes them to fromFDStore) when
+// it restarts the service after a crash. The fd holder
 // process is tried first; the store is the fallback, for instance when the
 // holder was killed along with the daemon.
 
@@ -29,49 +30,54 @@ const (
 )
 
 type fdStoreState struct {
-	Init  []byte  `json:"init"`
-	Mount MountID `json:"mount"`
-	State *State  `json:"state,omitempty"`
+	Init  []byte    `json:"init"`
+	Mount MountID   `json:"mount"`
+	State *fs.State `json:"state,omitempty"`
 }
 
-// FDStore is this daemon's entry in systemd's fd store: the connection,
+// fdStore is this daemon's entry in systemd's fd store: the connection,
 // and two memfds that take turns holding the INIT request, the mount's
 // identity and the node table, so that a crash in the middle of an update
 // leaves the other one whole.
-type FDStore struct {
-	slots [2]int
+//
+// The memfds are *os.File values, closed only through them: a raw fd number
+// kept beside a File that the collector later finalizes would be closed a
+// second time, by then perhaps as some other file (the /dev/fuse fd of a
+// resumed connection was, in a test that resumed in the same process).
+type fdStore struct {
+	slots [2]*os.File
 	seq   uint64
 }
 
-// StoreInFDStore puts s's connection into systemd's fd store when systemd
-// started us (NOTIFY_SOCKET); it returns nil otherwise.
-func StoreInFDStore(s *Server, f *FS) (*FDStore, error) {
-	if os.Getenv("NOTIFY_SOCKET") == "" {
+// storeInFDStore puts s's connection into systemd's fd store when systemd
+// started us (n has a socket); it returns nil otherwise.
+func storeInFDStore(n Notifier, s *fs.Server, f FileSystem) (*fdStore, error) {
+	if !n.Enabled() {
 		return nil, nil
 	}
 	// Whatever an earlier connection left there is stale now.
-	RemoveFromFDStore()
-	st := &FDStore{slots: [2]int{-1, -1}}
+	removeFromFDStore(n)
+	st := &fdStore{}
 	for i := range st.slots {
 		fd, err := unix.MemfdCreate("lxcfs-go-fuse-state", unix.MFD_CLOEXEC)
 		if err != nil {
-			st.Close()
+			st.close()
 			return nil, err
 		}
-		st.slots[i] = fd
+		st.slots[i] = os.NewFile(uintptr(fd), "fuse-state"+strconv.Itoa(i))
 	}
 	mid, _ := LookupMount(s.Dir())
-	if err := st.Put(s.Init(), mid, f.ExportState(false)); err != nil {
-		st.Close()
+	if err := st.put(s.Init(), mid, f.ExportState(false)); err != nil {
+		st.close()
 		return nil, err
 	}
-	if err := st.Put(s.Init(), mid, f.ExportState(false)); err != nil {
-		st.Close()
+	if err := st.put(s.Init(), mid, f.ExportState(false)); err != nil {
+		st.close()
 		return nil, err
 	}
-	for i, fd := range st.slots {
-		if err := sdNotifyFDs("FDSTORE=1\nFDNAME="+fdNameState+strconv.Itoa(i), fd); err != nil {
-			st.Close()
+	for i, f := range st.slots {
+		if err := n.Notify("FDSTORE=1\nFDNAME="+fdNameState+strconv.Itoa(i), int(f.Fd())); err != nil {
+			st.close()
 			return nil, err
 		}
 	}
@@ -79,33 +85,33 @@ func StoreInFDStore(s *Server, f *FS) (*FDStore, error) {
 	// POLLERR, and the kernel wakes every poller of /dev/fuse on every
 	// request: PID 1 would wake up for each read in every container. A
 	// connection that ended while stored is caught at resume instead.
-	if err := sdNotifyFDs("FDSTORE=1\nFDPOLL=0\nFDNAME="+fdNameConn, int(s.Conn().Fd())); err != nil {
-		st.Close()
+	if err := n.Notify("FDSTORE=1\nFDPOLL=0\nFDNAME="+fdNameConn, int(s.Conn().Fd())); err != nil {
+		st.close()
 		return nil, err
 	}
 	return st, nil
 }
 
-// Files are the state memfds, to pass to a successor.
-func (st *FDStore) Files() []*os.File {
-	return []*os.File{os.NewFile(uintptr(st.slots[0]), "fuse-state0"), os.NewFile(uintptr(st.slots[1]), "fuse-state1")}
-}
+// files are the state memfds, to pass to a successor (still this store's
+// to close).
+func (st *fdStore) files() []*os.File { return st.slots[:] }
 
-// AdoptFDStore continues the fd store entry whose state memfds a
-// predecessor passed on (or systemd handed back).
-func AdoptFDStore(files []*os.File) *FDStore {
-	st := &FDStore{}
+// adoptFDStore continues the fd store entry whose state memfds a
+// predecessor passed on (or systemd handed back); the store owns the two
+// files from then on.
+func adoptFDStore(files []*os.File) *fdStore {
+	st := &fdStore{}
 	for i, f := range files[:2] {
-		st.slots[i] = int(f.Fd())
-		if seq, s := readSlot(st.slots[i]); s != nil && seq > st.seq {
+		st.slots[i] = f
+		if seq, s := readSlot(int(f.Fd())); s != nil && seq > st.seq {
 			st.seq = seq
 		}
 	}
 	return st
 }
 
-// Put writes a new state into the older slot.
-func (st *FDStore) Put(init []byte, mid MountID, state *State) error {
+// put writes a new state into the older slot.
+func (st *fdStore) put(init []byte, mid MountID, state *fs.State) error {
 	body, err := json.Marshal(fdStoreState{Init: init, Mount: mid, State: state})
 	if err != nil {
 		return err
@@ -116,35 +122,35 @@ func (st *FDStore) Put(init []byte, mid MountID, state *State) error {
 	binary.LittleEndian.PutUint32(rec[8:], uint32(len(body)))
 	binary.LittleEndian.PutUint32(rec[12:], crc32.ChecksumIEEE(body))
 	copy(rec[16:], body)
-	fd := st.slots[st.seq%2]
+	fd := int(st.slots[st.seq%2].Fd())
 	if _, err := unix.Pwrite(fd, rec, 0); err != nil {
 		return err
 	}
 	return unix.Ftruncate(fd, int64(len(rec)))
 }
 
-// Close closes this process's copies of the memfds.
-func (st *FDStore) Close() {
-	for _, fd := range st.slots {
-		if fd >= 0 {
-			unix.Close(fd)
+// close closes this process's copies of the memfds.
+func (st *fdStore) close() {
+	for _, f := range st.slots {
+		if f != nil {
+			f.Close()
 		}
 	}
 }
 
-// KeepState updates the stored node table whenever it changes (at most
-// once per interval) until stop is closed; see HolderInfo.KeepState.
-func (st *FDStore) KeepState(s *Server, f *FS, interval time.Duration, stop <-chan struct{}) {
+// keepState updates the stored node table whenever it changes (at most
+// once per interval) until stop is closed; see holderInfo.keepState.
+func (st *fdStore) keepState(s *fs.Server, f FileSystem, interval time.Duration, stop <-chan struct{}) {
 	mid, _ := LookupMount(s.Dir())
 	first := true
-	keepState(f, interval, stop, func() bool {
+	keepState(f.NodesChanged(), interval, stop, func() bool {
 		if first {
 			// The table as it was at start is stored by whoever started
 			// serving; only changes need storing here.
 			first = false
 			return true
 		}
-		return st.Put(s.Init(), mid, f.ExportState(false)) == nil
+		return st.put(s.Init(), mid, f.ExportState(false)) == nil
 	})
 }
 
@@ -174,29 +180,25 @@ func readSlot(fd int) (uint64, *fdStoreState) {
 	return binary.LittleEndian.Uint64(b[0:]), &s
 }
 
-// RemoveFromFDStore takes the connection out of the fd store (a clean
+// removeFromFDStore takes the connection out of the fd store (a clean
 // stop).
-func RemoveFromFDStore() {
-	if os.Getenv("NOTIFY_SOCKET") == "" {
+func removeFromFDStore(n Notifier) {
+	if !n.Enabled() {
 		return
 	}
-	sdNotifyFDs("FDSTOREREMOVE=1\nFDNAME=" + fdNameConn)
-	sdNotifyFDs("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "0")
-	sdNotifyFDs("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "1")
+	n.Notify("FDSTOREREMOVE=1\nFDNAME=" + fdNameConn)
+	n.Notify("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "0")
+	n.Notify("FDSTOREREMOVE=1\nFDNAME=" + fdNameState + "1")
 }
 
-// FromFDStore returns the connection systemd handed back, if it did, and
-// clears the LISTEN_* variables so that no child inherits them.
-func FromFDStore() (*Held, error) {
-	pid, _ := strconv.Atoi(os.Getenv("LISTEN_PID"))
-	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
-	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
-	if pid != os.Getpid() || n <= 0 {
+// fromFDStore returns the connection systemd handed back, if it did: n
+// descriptors from fd 3 on (LISTEN_FDS, when LISTEN_PID is this process),
+// named by names (LISTEN_FDNAMES). The caller clears those variables, so
+// that no child inherits them.
+func fromFDStore(n int, names []string) (*keptConn, error) {
+	if n <= 0 {
 		return nil, nil
 	}
-	os.Unsetenv("LISTEN_PID")
-	os.Unsetenv("LISTEN_FDS")
-	os.Unsetenv("LISTEN_FDNAMES")
 	var conn *os.File
 	var best *fdStoreState
 	var bestSeq uint64
@@ -235,36 +237,11 @@ func FromFDStore() (*Held, error) {
 		closeSlots()
 		return nil, errors.New("fd store: the connection came without its state")
 	}
-	h := &Held{Conn: conn, Init: best.Init, Mount: best.Mount, State: best.State}
+	kept := &keptConn{conn: conn, init: best.Init, mount: best.Mount, state: best.State}
 	if len(slots) == 2 {
-		h.FDStore = AdoptFDStore(slots)
+		kept.fdstore = adoptFDStore(slots)
 	} else {
 		closeSlots()
 	}
-	return h, nil
-}
-
-// sdNotifyFDs sends state to systemd's notify socket with fds attached.
-func sdNotifyFDs(state string, fds ...int) error {
-	addr := os.Getenv("NOTIFY_SOCKET")
-	if addr == "" {
-		return nil
-	}
-	if strings.HasPrefix(addr, "@") {
-		addr = "\x00" + addr[1:]
-	}
-	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(sock)
-	var oob []byte
-	if len(fds) > 0 {
-		oob = unix.UnixRights(fds...)
-	}
-	err = unix.Sendmsg(sock, []byte(state), oob, &unix.SockaddrUnix{Name: addr}, 0)
-	if errors.Is(err, syscall.EAGAIN) {
-		err = fmt.Errorf("notify socket busy: %w", err)
-	}
-	return err
+	return kept, nil
 }

@@ -1,4 +1,4 @@
-package fs
+package daemon
 
 import (
 	"errors"
@@ -7,14 +7,16 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
+	"slices"
 	"syscall"
 	"time"
+
+	"github.com/lxcfs-go/lxcfs-go/fs"
 )
 
 // TakeoverEnv names the descriptor of the hand-over socket in a successor's
 // environment. A daemon started with it takes the connection over instead of
-// mounting.
+// mounting: its command reads the variable and calls AcceptTakeover.
 const TakeoverEnv = "LXCFS_GO_TAKEOVER_FD"
 
 // Timeouts of a hand-over.
@@ -24,20 +26,22 @@ const (
 	readyTimeout   = 10 * time.Second // successor imports state and serves
 )
 
-// HandOverOptions says how to start the successor.
-type HandOverOptions struct {
-	// Exe and Args start it; Args excludes argv[0].
+// handOverOptions says how to start the successor.
+type handOverOptions struct {
+	// Exe, Args and Env start it; Args excludes argv[0]. Env is this
+	// process's environment; TakeoverEnv is added to it.
 	Exe  string
 	Args []string
-	// Files are passed on after the connection (the locked pidfile); the
-	// successor finds them in Takeover.Files, in order.
+	Env  []string
+	// Files are passed on after the connection: the locked pid file, then
+	// the fd store's memfds, if any (Takeover.Pidfile, stateFiles).
 	Files []*os.File
 	// Holder is the fd holder serving this connection, if any.
-	Holder *HolderInfo
+	Holder *holderInfo
 	Logger *slog.Logger
 }
 
-// HandOver starts the successor, gives it the connection and the state, and
+// handOver starts the successor, gives it the connection and the state, and
 // returns once it serves: the caller then exits without unmounting. On error
 // the successor is gone and s serves again, as before.
 //
@@ -45,7 +49,7 @@ type HandOverOptions struct {
 // (the successor replayed INIT) → s drains → state → ready (the successor
 // serves). Between the drain and ready nobody reads the device; requests
 // wait in the kernel's queue, none fails.
-func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
+func handOver(s *fs.Server, f FileSystem, opts handOverOptions) (pid int, err error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -60,7 +64,7 @@ func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
 		cmd = exec.Command(opts.Exe, opts.Args...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		cmd.ExtraFiles = []*os.File{child}
-		cmd.Env = append(os.Environ(), TakeoverEnv+"=3")
+		cmd.Env = append(slices.Clone(opts.Env), TakeoverEnv+"=3")
 		err = cmd.Start()
 		// ETXTBSY: the new binary is still open for writing somewhere
 		// (an installer that has not closed it yet); try again shortly.
@@ -86,10 +90,10 @@ func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
 	for range opts.Files {
 		names = append(names, "file")
 	}
-	mid, _ := LookupMount(s.dir)
+	mid, _ := LookupMount(s.Dir())
 	offer := &message{Type: "offer", Version: wireVersion, PID: os.Getpid(), Init: s.Init(),
 		Mount: &mid, Holder: opts.Holder, Files: names,
-		State: &State{Version: StateVersion, HandleEpoch: f.HandleEpoch()}}
+		State: &fs.State{Version: fs.StateVersion, HandleEpoch: f.HandleEpoch()}}
 	if err := send(conn, offer, append([]*os.File{s.Conn()}, opts.Files...)...); err != nil {
 		return 0, abandon(fmt.Errorf("offer to successor: %w", err))
 	}
@@ -101,7 +105,7 @@ func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
 		s.Start()
 		return 0, abandon(fmt.Errorf("drain: %w", err))
 	}
-	st := f.ExportState(true) // with RegisterStateSection's sections
+	st := f.ExportState(true)
 	err = send(conn, &message{Type: "state", State: st})
 	if err == nil {
 		var m *message
@@ -116,7 +120,7 @@ func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
 	// and have the kernel resend what it left unanswered.
 	abandon(nil)
 	s.Start()
-	if KernelResends(s.Init()) {
+	if fs.KernelResends(s.Init()) {
 		if rerr := s.Resend(); rerr != nil {
 			log.Warn("after a failed hand-over", "err", rerr)
 		}
@@ -126,33 +130,32 @@ func HandOver(s *Server, f *FS, opts HandOverOptions) (pid int, err error) {
 
 // Takeover is the successor's side of a hand-over.
 type Takeover struct {
-	conn *net.UnixConn
-	// Conn is the FUSE connection's fd and Init its INIT request.
-	Conn *os.File
-	Init []byte
-	// Files are HandOverOptions.Files.
-	Files []*os.File
-	// Mount is the mount the connection serves; Holder the fd holder.
-	Mount  MountID
-	Holder *HolderInfo
-	// HandleEpoch is the predecessor's handle epoch.
-	HandleEpoch uint16
-	// PID is the predecessor's pid.
-	PID int
+	sock *net.UnixConn // to the predecessor
+	// conn is the FUSE connection's fd and init its INIT request.
+	conn *os.File
+	init []byte
+	// Pidfile is the pid file the predecessor locked and passed on (the
+	// first of handOverOptions.Files): the lock is on the open file
+	// description, so it never lapses. stateFiles are the fd store's
+	// memfds (fdstore.go), if the predecessor had an entry there.
+	Pidfile    *os.File
+	stateFiles []*os.File
+	// mount is the mount the connection serves; holder the fd holder.
+	mount  MountID
+	holder *holderInfo
+	// handleEpoch is the predecessor's handle epoch.
+	handleEpoch uint16
+	// pid is the predecessor's pid.
+	pid int
 }
 
-// AcceptTakeover reads the offer from the socket named by TakeoverEnv and
+// AcceptTakeover reads the offer from the hand-over socket on fd, the
+// descriptor TakeoverEnv names; Options.Takeover then serves it. The caller
 // clears the variable, so that this daemon's own successors do not inherit
-// it. It returns nil, nil when the variable is not set.
-func AcceptTakeover() (*Takeover, error) {
-	v, ok := os.LookupEnv(TakeoverEnv)
-	if !ok {
-		return nil, nil
-	}
-	os.Unsetenv(TakeoverEnv)
-	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 3 {
-		return nil, fmt.Errorf("%s=%q: not a descriptor", TakeoverEnv, v)
+// it.
+func AcceptTakeover(fd int) (*Takeover, error) {
+	if fd < 3 {
+		return nil, fmt.Errorf("hand-over socket on fd %d: not a passed descriptor", fd)
 	}
 	conn, err := fileConn(os.NewFile(uintptr(fd), "handover"))
 	if err != nil {
@@ -167,36 +170,42 @@ func AcceptTakeover() (*Takeover, error) {
 		conn.Close()
 		return nil, errors.New("hand-over offer without a connection")
 	}
-	t := &Takeover{conn: conn, Conn: files[0], Init: m.Init, Files: files[1:], Holder: m.Holder, PID: m.PID}
+	t := &Takeover{sock: conn, conn: files[0], init: m.Init, holder: m.Holder, pid: m.PID}
+	if len(files) > 1 {
+		t.Pidfile = files[1]
+	}
+	if len(files) >= 4 {
+		t.stateFiles = files[2:4]
+	}
 	if m.Mount != nil {
-		t.Mount = *m.Mount
+		t.mount = *m.Mount
 	}
 	if m.State != nil {
-		t.HandleEpoch = m.State.HandleEpoch
+		t.handleEpoch = m.State.HandleEpoch
 	}
 	return t, nil
 }
 
-// Prepared tells the predecessor to drain and waits for its state.
-func (t *Takeover) Prepared() (*State, error) {
-	if err := send(t.conn, &message{Type: "prepared", Version: wireVersion, PID: os.Getpid()}); err != nil {
+// prepared tells the predecessor to drain and waits for its state.
+func (t *Takeover) prepared() (*fs.State, error) {
+	if err := send(t.sock, &message{Type: "prepared", Version: wireVersion, PID: os.Getpid()}); err != nil {
 		return nil, err
 	}
-	m, _, err := expect(t.conn, "state", time.Now().Add(drainTimeout+5*time.Second))
+	m, _, err := expect(t.sock, "state", time.Now().Add(drainTimeout+5*time.Second))
 	if err != nil {
 		return nil, err
 	}
 	return m.State, nil
 }
 
-// Ready tells the predecessor that this process serves; it exits then.
-func (t *Takeover) Ready() error {
-	defer t.conn.Close()
-	return send(t.conn, &message{Type: "ready", PID: os.Getpid()})
+// ready tells the predecessor that this process serves; it exits then.
+func (t *Takeover) ready() error {
+	defer t.sock.Close()
+	return send(t.sock, &message{Type: "ready", PID: os.Getpid()})
 }
 
 // Fail tells the predecessor why this process gives up (it keeps serving).
 func (t *Takeover) Fail(err error) {
-	send(t.conn, &message{Type: "error", Error: err.Error()})
-	t.conn.Close()
+	send(t.sock, &message{Type: "error", Error: err.Error()})
+	t.sock.Close()
 }
