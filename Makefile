@@ -72,7 +72,7 @@ test: test-deps build vet helm
 
 # Unit tests alone: no root, no mounts.
 unit:
-	$(GO) test -count=1 ./cgroupview/ ./proc/ ./cmd/...
+	$(GO) test -count=1 ./hostcgroup/ ./proc/ ./cmd/...
 
 # Binary, LXC hooks and their common.conf.d entry, the systemd unit, the OCI
 # hooks.d entry and the docs, under PREFIX (and DESTDIR for packaging).

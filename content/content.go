@@ -1,5 +1,5 @@
 // Package content produces the bytes of every virtual file for one caller:
-// it finds the caller's container (cgroupview), reads the host file that
+// it finds the caller's container (hostcgroup), reads the host file that
 // serves as the template, and hands both to the pure renderer in proc.
 //
 // It is the one place that joins I/O and rendering, so that the FUSE layer
@@ -19,9 +19,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
-	"github.com/lxcfs-go/lxcfs-go/cpuview"
+	"github.com/lxcfs-go/lxcfs-go/cputimes"
 	"github.com/lxcfs-go/lxcfs-go/fallback"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	"github.com/lxcfs-go/lxcfs-go/loadavg"
 	"github.com/lxcfs-go/lxcfs-go/proc"
@@ -56,7 +56,7 @@ type Options struct {
 	Render      proc.Options
 	Logger      *slog.Logger
 	// OnFallback is told of every value served from the host because the
-	// container's could not be computed, here and in cgroupview (the
+	// container's could not be computed, here and in hostcgroup (the
 	// events logged at debug level); nil tells nobody.
 	OnFallback func(fallback.Reason)
 	// Loadavg (-l) serves per-container load averages from a sampler that
@@ -81,7 +81,7 @@ type Options struct {
 // Source renders virtual files. It is safe for concurrent use.
 type Source struct {
 	opts    Options
-	view    *cgroupview.View
+	view    *hostcgroup.View
 	hostFS  *hostfs.FS
 	online  atomic.Pointer[onlineEntry] // see hostOnlineSet
 	log     *slog.Logger
@@ -95,13 +95,13 @@ type Source struct {
 	// load keeps the load averages under -l; loadRun starts its sampling
 	// loop once, at the first read of loadavg.
 	load      *loadavg.Sampler
-	loadCount *cgroupview.LoadCounter
+	loadCount *hostcgroup.LoadCounter
 	loadRun   sync.Once
 	loadDone  chan struct{} // closed when the sampling loop has returned
 	stop      context.CancelFunc
 	ctx       context.Context
 	// cpuHist keeps the --enable-cfs per-CPU times.
-	cpuHist *cpuview.History
+	cpuHist *cputimes.History
 	// snaps shares containers' snapshots between readers; nil when off.
 	snaps *snapCache
 }
@@ -124,7 +124,7 @@ func New(opts Options) (*Source, error) {
 		opts.Now = time.Now
 	}
 	opts.ProcFS, opts.SysFS = opts.Host.ProcFS(), opts.Host.SysFS()
-	view, err := cgroupview.New(cgroupview.Options{
+	view, err := hostcgroup.New(hostcgroup.Options{
 		Host:        opts.Host,
 		MountPrefix: opts.MountPrefix,
 		Logger:      opts.Logger,
@@ -138,12 +138,12 @@ func New(opts Options) (*Source, error) {
 		snaps:     newSnapCache(opts.SnapshotTTL, opts.Now)}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	if opts.Loadavg {
-		s.loadCount = cgroupview.NewLoadCounter(opts.ProcFS)
+		s.loadCount = hostcgroup.NewLoadCounter(opts.ProcFS)
 		s.load = loadavg.New(loadavg.Options{Counter: s.loadCount, Now: opts.Now, Logger: opts.Logger})
 		s.loadDone = make(chan struct{})
 	}
 	if opts.Render.CFS {
-		s.cpuHist = cpuview.New(cpuview.Options{Now: opts.Now, ClockTicks: clockTicks})
+		s.cpuHist = cputimes.New(cputimes.Options{Now: opts.Now, ClockTicks: clockTicks})
 	}
 	return s, nil
 }
@@ -165,7 +165,7 @@ func (s *Source) Close() {
 func (s *Source) Loadavg() *loadavg.Sampler { return s.load }
 
 // View is the cgroup view the source reads.
-func (s *Source) View() *cgroupview.View { return s.view }
+func (s *Source) View() *hostcgroup.View { return s.view }
 
 // SetVirtualization turns per-container content on or off (SIGUSR2). While
 // off, every file is the host's.
@@ -184,10 +184,10 @@ func (s *Source) HostPath(f File) string {
 
 // want lists the snapshot parts f needs. The CFS quota only matters under
 // --enable-cfs.
-func (s *Source) want(f File) cgroupview.Want {
+func (s *Source) want(f File) hostcgroup.Want {
 	w := rendererOf(f).want
-	if w&cgroupview.WantCPU != 0 && s.opts.Render.CFS {
-		w |= cgroupview.WantCPUQuota
+	if w&hostcgroup.WantCPU != 0 && s.opts.Render.CFS {
+		w |= hostcgroup.WantCPUQuota
 	}
 	return w
 }
@@ -199,9 +199,9 @@ type Caller struct {
 	TID int
 	// Ref is the process whose cgroups are used: the init of the caller's
 	// pid namespace, or the caller itself in the daemon's namespace.
-	Ref     cgroupview.Process
-	Init    cgroupview.Process
-	Cgroups cgroupview.Cgroups
+	Ref     hostcgroup.Process
+	Init    hostcgroup.Process
+	Cgroups hostcgroup.Cgroups
 }
 
 // Resolve finds the container of the thread tid.
@@ -211,14 +211,14 @@ func (s *Source) Resolve(tid int) (*Caller, error) {
 	}
 	ref, init, err := s.view.ContainerInit(tid)
 	if err != nil {
-		if errors.Is(err, cgroupview.ErrNoProcess) {
+		if errors.Is(err, hostcgroup.ErrNoProcess) {
 			return nil, fmt.Errorf("%w: %w", ErrCallerGone, err)
 		}
 		return nil, err
 	}
 	cgs, err := s.view.Cgroups(ref.PID)
 	if err != nil {
-		if errors.Is(err, cgroupview.ErrNoProcess) {
+		if errors.Is(err, hostcgroup.ErrNoProcess) {
 			return nil, fmt.Errorf("%w: %w", ErrCallerGone, err)
 		}
 		return nil, err
@@ -325,7 +325,7 @@ func (s *Source) lastPIDFor(c *Caller, hostPID int) int {
 // cpuTimes is the --enable-cfs per-CPU history of the caller's container;
 // nil without --enable-cfs or without usage (stat then shows the stateless
 // lines).
-func (s *Source) cpuTimes(c *Caller, view proc.CPUView, snap *cgroupview.Snapshot) []proc.CPUTimes {
+func (s *Source) cpuTimes(c *Caller, view proc.CPUView, snap *hostcgroup.Snapshot) []proc.CPUTimes {
 	u := snap.Usage
 	if s.cpuHist == nil || u == nil || !view.Renumber || len(view.Host) == 0 {
 		return nil
@@ -335,7 +335,7 @@ func (s *Source) cpuTimes(c *Caller, view proc.CPUView, snap *cgroupview.Snapsho
 		quota = snap.CPU.QuotaCPUs
 	}
 	key := c.Cgroups.V1["cpuacct"] + "\x00" + c.Cgroups.Unified
-	return s.cpuHist.Times(cpuview.Input{
+	return s.cpuHist.Times(cputimes.Input{
 		QuotaCPUs:   quota,
 		Key:         key,
 		CPUs:        len(view.Host),
@@ -415,17 +415,17 @@ func (s *Source) CPUView(tid int) (proc.CPUView, error) {
 
 // snapshot is the parts want of c's cgroups, shared with the container's
 // other readers for up to Options.SnapshotTTL: never modify it.
-func (s *Source) snapshot(c *Caller, want cgroupview.Want) *cgroupview.Snapshot {
+func (s *Source) snapshot(c *Caller, want hostcgroup.Want) *hostcgroup.Snapshot {
 	return s.snaps.snapshot(c, want, s.view.Snapshot)
 }
 
-func (s *Source) cpuView(snap *cgroupview.Snapshot) proc.CPUView {
+func (s *Source) cpuView(snap *hostcgroup.Snapshot) proc.CPUView {
 	return proc.NewCPUView(snap.CPU, s.hostOnline(), s.opts.Render)
 }
 
 // hostOnline is the host's online CPU list; an unreadable file gives CPU 0
 // alone rather than an empty view.
-func (s *Source) hostOnline() cgroupview.CPUSet {
+func (s *Source) hostOnline() hostcgroup.CPUSet {
 	return s.hostOnlineSet()
 }
 

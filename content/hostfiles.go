@@ -1,7 +1,7 @@
 package content
 
 import (
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
@@ -31,22 +31,22 @@ func (s *Source) readHost(f File) ([]byte, error) {
 // onlineEntry is the host's online CPU list parsed from its text.
 type onlineEntry struct {
 	raw string
-	set cgroupview.CPUSet
+	set hostcgroup.CPUSet
 }
 
 // hostOnlineSet is the host's online CPU list, parsed only when its text
 // changes; an unreadable or empty list gives CPU 0 alone.
-func (s *Source) hostOnlineSet() cgroupview.CPUSet {
+func (s *Source) hostOnlineSet() hostcgroup.CPUSet {
 	if raw, err := s.hostFS.CPUOnline(); err == nil {
 		if e := s.online.Load(); e != nil && e.raw == raw {
 			return e.set
 		}
-		if set, err := cgroupview.ParseCPUSet(raw); err == nil && !set.IsEmpty() {
+		if set, err := hostcgroup.ParseCPUSet(raw); err == nil && !set.IsEmpty() {
 			s.online.Store(&onlineEntry{raw: raw, set: set})
 			return set
 		}
 	}
-	var set cgroupview.CPUSet
+	var set hostcgroup.CPUSet
 	set.Add(0)
 	return set
 }

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 	"github.com/lxcfs-go/lxcfs-go/fallback"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
@@ -19,13 +19,13 @@ import (
 type renderer struct {
 	// want lists the snapshot parts the file needs (the CFS quota is added
 	// under --enable-cfs: Source.want).
-	want cgroupview.Want
+	want hostcgroup.Want
 	// fixed is the content of a file that is the same for every caller,
 	// virtualized or not, and has no host file.
 	fixed string
 	// render appends the file for a resolved caller; nil serves the host
 	// file.
-	render func(s *Source, dst []byte, f File, c *Caller, snap *cgroupview.Snapshot) ([]byte, error)
+	render func(s *Source, dst []byte, f File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error)
 	// explain lists the fields that differ from the host's file and where
 	// each comes from; nil or an empty list says "(unchanged)".
 	explain func(e *explainer, f File, shown, host []byte) []Explanation
@@ -37,36 +37,36 @@ type renderer struct {
 // renderers are the renderers by file. A file without one is the host's.
 var renderers = [vfiles.Count]renderer{
 	vfiles.Meminfo: {
-		want:      cgroupview.WantMemory,
+		want:      hostcgroup.WantMemory,
 		render:    (*Source).renderMeminfo,
 		explain:   (*explainer).meminfo,
 		unchanged: (*explainer).memoryUnchanged,
 	},
 	vfiles.Swaps: {
-		want:      cgroupview.WantMemory,
+		want:      hostcgroup.WantMemory,
 		render:    (*Source).renderSwaps,
 		explain:   (*explainer).swaps,
 		unchanged: (*explainer).memoryUnchanged,
 	},
 	vfiles.CPUInfo: {
-		want:      cgroupview.WantCPU,
+		want:      hostcgroup.WantCPU,
 		render:    (*Source).renderCPUInfo,
 		explain:   (*explainer).processors,
 		unchanged: (*explainer).cpusFrom,
 	},
 	vfiles.Stat: {
-		want:      cgroupview.WantCPU | cgroupview.WantUsage | cgroupview.WantTasks,
+		want:      hostcgroup.WantCPU | hostcgroup.WantUsage | hostcgroup.WantTasks,
 		render:    (*Source).renderStat,
 		explain:   (*explainer).stat,
 		unchanged: (*explainer).cpusFrom,
 	},
 	vfiles.Uptime: {
-		want:    cgroupview.WantCPU | cgroupview.WantUsage,
+		want:    hostcgroup.WantCPU | hostcgroup.WantUsage,
 		render:  (*Source).renderUptime,
 		explain: (*explainer).uptime,
 	},
 	vfiles.Slabinfo: {
-		want:      cgroupview.WantSlabinfo,
+		want:      hostcgroup.WantSlabinfo,
 		render:    (*Source).renderSlabinfo,
 		explain:   (*explainer).slabinfo,
 		unchanged: (*explainer).slabinfoUnchanged,
@@ -77,7 +77,7 @@ var renderers = [vfiles.Count]renderer{
 		unchanged: (*explainer).loadavgUnchanged,
 	},
 	vfiles.Diskstats: {
-		want:      cgroupview.WantIO,
+		want:      hostcgroup.WantIO,
 		render:    (*Source).renderDiskstats,
 		explain:   (*explainer).diskstats,
 		unchanged: (*explainer).diskstatsUnchanged,
@@ -89,7 +89,7 @@ var renderers = [vfiles.Count]renderer{
 	vfiles.CPUPresent:     cpuList,
 	vfiles.CPUPossible:    cpuList,
 	vfiles.CPUOffline: {
-		render: func(_ *Source, dst []byte, _ File, _ *Caller, _ *cgroupview.Snapshot) ([]byte, error) {
+		render: func(_ *Source, dst []byte, _ File, _ *Caller, _ *hostcgroup.Snapshot) ([]byte, error) {
 			return append(dst, '\n'), nil
 		},
 	},
@@ -106,7 +106,7 @@ var pressure = renderer{
 // cpuList is the renderer of the sys cpu lists online, present and
 // possible.
 var cpuList = renderer{
-	want:      cgroupview.WantCPU,
+	want:      hostcgroup.WantCPU,
 	render:    (*Source).renderCPUList,
 	explain:   (*explainer).cpuList,
 	unchanged: (*explainer).cpusFrom,
@@ -133,7 +133,7 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 	return r.render(s, dst, f, c, snap)
 }
 
-func (s *Source) renderMeminfo(dst []byte, f File, _ *Caller, snap *cgroupview.Snapshot) ([]byte, error) {
+func (s *Source) renderMeminfo(dst []byte, f File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -141,7 +141,7 @@ func (s *Source) renderMeminfo(dst []byte, f File, _ *Caller, snap *cgroupview.S
 	return proc.Meminfo(dst, host, snap.Memory, s.opts.Render), nil
 }
 
-func (s *Source) renderSwaps(dst []byte, f File, _ *Caller, snap *cgroupview.Snapshot) ([]byte, error) {
+func (s *Source) renderSwaps(dst []byte, f File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -153,7 +153,7 @@ func (s *Source) renderSwaps(dst []byte, f File, _ *Caller, snap *cgroupview.Sna
 	return proc.Swaps(dst, host, mem, snap.Memory, s.opts.Render), nil
 }
 
-func (s *Source) renderCPUInfo(dst []byte, f File, _ *Caller, snap *cgroupview.Snapshot) ([]byte, error) {
+func (s *Source) renderCPUInfo(dst []byte, f File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -161,7 +161,7 @@ func (s *Source) renderCPUInfo(dst []byte, f File, _ *Caller, snap *cgroupview.S
 	return proc.CPUInfo(dst, host, s.cpuView(snap)), nil
 }
 
-func (s *Source) renderStat(dst []byte, f File, c *Caller, snap *cgroupview.Snapshot) ([]byte, error) {
+func (s *Source) renderStat(dst []byte, f File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -182,7 +182,7 @@ func (s *Source) renderStat(dst []byte, f File, c *Caller, snap *cgroupview.Snap
 	return proc.Stat(dst, host, in), nil
 }
 
-func (s *Source) renderUptime(dst []byte, f File, c *Caller, snap *cgroupview.Snapshot) ([]byte, error) {
+func (s *Source) renderUptime(dst []byte, f File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -202,7 +202,7 @@ func (s *Source) renderUptime(dst []byte, f File, c *Caller, snap *cgroupview.Sn
 	}), nil
 }
 
-func (s *Source) renderSlabinfo(dst []byte, f File, _ *Caller, snap *cgroupview.Snapshot) ([]byte, error) {
+func (s *Source) renderSlabinfo(dst []byte, f File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -210,14 +210,14 @@ func (s *Source) renderSlabinfo(dst []byte, f File, _ *Caller, snap *cgroupview.
 	return proc.Slabinfo(dst, host, snap.Slabinfo), nil
 }
 
-func (s *Source) renderLoadavg(dst []byte, f File, c *Caller, _ *cgroupview.Snapshot) ([]byte, error) {
+func (s *Source) renderLoadavg(dst []byte, f File, c *Caller, _ *hostcgroup.Snapshot) ([]byte, error) {
 	if l := s.loadFor(c); l != nil {
 		return proc.Loadavg(dst, nil, l), nil
 	}
 	return s.host(dst, f)
 }
 
-func (s *Source) renderDiskstats(dst []byte, f File, c *Caller, snap *cgroupview.Snapshot) ([]byte, error) {
+func (s *Source) renderDiskstats(dst []byte, f File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -233,7 +233,7 @@ func (s *Source) renderDiskstats(dst []byte, f File, c *Caller, snap *cgroupview
 	return proc.Diskstats(dst, host, io), nil
 }
 
-func (s *Source) renderPressure(dst []byte, f File, c *Caller, _ *cgroupview.Snapshot) ([]byte, error) {
+func (s *Source) renderPressure(dst []byte, f File, c *Caller, _ *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -248,7 +248,7 @@ func (s *Source) renderPressure(dst []byte, f File, c *Caller, _ *cgroupview.Sna
 	return proc.Pressure(dst, host, cg), nil
 }
 
-func (s *Source) renderCPUList(dst []byte, _ File, _ *Caller, snap *cgroupview.Snapshot) ([]byte, error) {
+func (s *Source) renderCPUList(dst []byte, _ File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	return proc.CPUList(dst, s.cpuView(snap)), nil
 }
 

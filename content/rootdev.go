@@ -8,12 +8,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // rootDisks are the diskstats lines that per-task I/O accounting is shown
-// on (cgroupview.TaskIO names no device): the block device of the file
+// on (hostcgroup.TaskIO names no device): the block device of the file
 // system that process pid sees as /, and for a partition its whole disk
 // too, since the kernel counts a partition's I/O on both lines. For an
 // overlay root (Docker, containerd, podman) it is the device of the upper
@@ -22,7 +22,7 @@ import (
 // runtimes mount it. Nil when the root
 // is on no block device (tmpfs, a btrfs subvolume, NFS) or cannot be
 // found: the container's counts are then on no line.
-func (s *Source) rootDisks(pid int) []cgroupview.Dev {
+func (s *Source) rootDisks(pid int) []hostcgroup.Dev {
 	var st unix.Stat_t
 	if err := unix.Stat(s.opts.ProcFS+"/"+strconv.Itoa(pid)+"/root", &st); err != nil {
 		return nil
@@ -41,8 +41,8 @@ func (s *Source) rootDisks(pid int) []cgroupview.Dev {
 			}
 		}
 	}
-	d := cgroupview.Dev{Major: unix.Major(st.Dev), Minor: unix.Minor(st.Dev)}
-	out := []cgroupview.Dev{d}
+	d := hostcgroup.Dev{Major: unix.Major(st.Dev), Minor: unix.Minor(st.Dev)}
+	out := []hostcgroup.Dev{d}
 	sys := s.opts.SysFS + "/dev/block/" + strconv.FormatUint(uint64(d.Major), 10) + ":" + strconv.FormatUint(uint64(d.Minor), 10)
 	if _, err := os.Stat(sys + "/partition"); err == nil {
 		if b, err := os.ReadFile(sys + "/../dev"); err == nil {
@@ -80,15 +80,15 @@ func (s *Source) overlayUpper(pid int) string {
 }
 
 // parseDevNumber parses a sysfs dev file, "maj:min\n".
-func parseDevNumber(b []byte) (cgroupview.Dev, bool) {
+func parseDevNumber(b []byte) (hostcgroup.Dev, bool) {
 	maj, min, ok := bytes.Cut(bytes.TrimSpace(b), []byte(":"))
 	if !ok {
-		return cgroupview.Dev{}, false
+		return hostcgroup.Dev{}, false
 	}
 	a, err1 := strconv.ParseUint(string(maj), 10, 32)
 	c, err2 := strconv.ParseUint(string(min), 10, 32)
 	if err1 != nil || err2 != nil {
-		return cgroupview.Dev{}, false
+		return hostcgroup.Dev{}, false
 	}
-	return cgroupview.Dev{Major: uint32(a), Minor: uint32(c)}, true
+	return hostcgroup.Dev{Major: uint32(a), Minor: uint32(c)}, true
 }

@@ -5,10 +5,10 @@ package content
 // would this process's own cgroups give"), and explaining where each changed
 // field of a file comes from.
 //
-// The explanation names cgroup files. They belong to cgroupview, which alone reads them;
+// The explanation names cgroup files. They belong to hostcgroup, which alone reads them;
 // here they are only printed, never opened for their values (values come
 // from the same Snapshot the renderers use), except to list each level of a
-// limit's ancestor chain, which cgroupview does not export.
+// limit's ancestor chain, which hostcgroup does not export.
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
@@ -62,12 +62,12 @@ func (s *Source) ResolveOwn(pid int) (*Caller, error) {
 	}
 	cgs, err := s.view.Cgroups(pid)
 	if err != nil {
-		if errors.Is(err, cgroupview.ErrNoProcess) {
+		if errors.Is(err, hostcgroup.ErrNoProcess) {
 			return nil, fmt.Errorf("%w: %w", ErrCallerGone, err)
 		}
 		return nil, err
 	}
-	p := cgroupview.Process{PID: pid}
+	p := hostcgroup.Process{PID: pid}
 	if b, err := os.ReadFile(path.Join(s.opts.ProcFS, strconv.Itoa(pid), "stat")); err == nil {
 		if t, err := hostfs.ParseStatStartTicks(b); err == nil {
 			p.StartTicks = t
@@ -137,12 +137,12 @@ func (s *Source) Explain(f File, c *Caller, shown []byte) ([]Explanation, error)
 type explainer struct {
 	s    *Source
 	c    *Caller
-	snap *cgroupview.Snapshot
+	snap *hostcgroup.Snapshot
 }
 
 // hierarchy names the hierarchy serving controller ctrl, its version and
 // the caller's path in it; ok is false when none serves it.
-func (e *explainer) hierarchy(ctrl string) (h *cgroupview.Hierarchy, p string, ok bool) {
+func (e *explainer) hierarchy(ctrl string) (h *hostcgroup.Hierarchy, p string, ok bool) {
 	l := e.s.view.Layout()
 	if ctrl == "usage" {
 		if h = l.ForController("cpuacct"); h == nil || h.Version != 1 {
@@ -181,7 +181,7 @@ func (e *explainer) path(ctrl string) string {
 	return fmt.Sprintf("%s (cgroup%s at %s)", p, versionSuffix(h), h.MountPoint)
 }
 
-func versionSuffix(h *cgroupview.Hierarchy) string {
+func versionSuffix(h *hostcgroup.Hierarchy) string {
 	if h.Version == 2 {
 		return "2"
 	}
@@ -204,7 +204,7 @@ var (
 	fileIO         = fileNamesByVersion{"blkio.throttle.io_serviced_recursive and io_service_bytes_recursive", "io.stat"}
 )
 
-func (n fileNamesByVersion) of(h *cgroupview.Hierarchy) string {
+func (n fileNamesByVersion) of(h *hostcgroup.Hierarchy) string {
 	if h != nil && h.Version == 2 {
 		return n.v2
 	}
@@ -245,14 +245,14 @@ func (e *explainer) chain(ctrl, file string, parse func([]byte) string) string {
 }
 
 func describeLimit(b []byte) string {
-	l, err := cgroupview.ParseLimit(b)
+	l, err := hostcgroup.ParseLimit(b)
 	if err != nil {
 		return fmt.Sprintf("unparseable %q", bytes.TrimSpace(b))
 	}
 	return limitString(l)
 }
 
-func limitString(l cgroupview.Limit) string {
+func limitString(l hostcgroup.Limit) string {
 	if l.Unlimited {
 		return "unlimited"
 	}

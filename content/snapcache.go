@@ -8,7 +8,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/internal/genmap"
 )
 
@@ -61,7 +61,7 @@ type snapCache struct {
 
 // snapKey is a resolved container; see snapCache.
 type snapKey struct {
-	ref, init cgroupview.Process
+	ref, init hostcgroup.Process
 	// v1, unified and hasUnified are every cgroup path of ref (keyOf).
 	v1         unsafe.Pointer
 	unified    string
@@ -78,14 +78,14 @@ type snapSlot struct {
 // snapState is a snapshot and when each of its parts was read; it is never
 // modified once stored.
 type snapState struct {
-	snap *cgroupview.Snapshot
+	snap *hostcgroup.Snapshot
 	// at is when each part (by bit number of its Want) was read; zero
 	// when it was not. WantCPUQuota's is set only when CPU was read with
 	// the quota.
 	at [snapParts]time.Time
 }
 
-// snapParts is the number of Want bits (cgroupview.WantIO is the last;
+// snapParts is the number of Want bits (hostcgroup.WantIO is the last;
 // TestSnapPartsCoverWants says so).
 const snapParts = 7
 
@@ -110,7 +110,7 @@ func newSnapCache(ttl time.Duration, now func() time.Time) *snapCache {
 
 // snapshot returns the parts want of c's cgroups, read by read (View.Snapshot)
 // at most the ttl ago. The result is shared: callers must not modify it.
-func (sc *snapCache) snapshot(c *Caller, want cgroupview.Want, read func(cgroupview.Cgroups, cgroupview.Want) *cgroupview.Snapshot) *cgroupview.Snapshot {
+func (sc *snapCache) snapshot(c *Caller, want hostcgroup.Want, read func(hostcgroup.Cgroups, hostcgroup.Want) *hostcgroup.Snapshot) *hostcgroup.Snapshot {
 	if sc == nil || want == 0 {
 		return read(c.Cgroups, want)
 	}
@@ -129,9 +129,9 @@ func (sc *snapCache) snapshot(c *Caller, want cgroupview.Want, read func(cgroupv
 	if stale == 0 {
 		return st.snap
 	}
-	if stale&(cgroupview.WantCPU|cgroupview.WantCPUQuota) != 0 {
+	if stale&(hostcgroup.WantCPU|hostcgroup.WantCPUQuota) != 0 {
 		// CPU is one part, read with or without the quota.
-		stale |= want & (cgroupview.WantCPU | cgroupview.WantCPUQuota)
+		stale |= want & (hostcgroup.WantCPU | hostcgroup.WantCPUQuota)
 	}
 	sc.fills.Add(1)
 	next := st.merge(read(c.Cgroups, stale), stale, now)
@@ -157,13 +157,13 @@ func (sc *snapCache) slot(k snapKey) *snapSlot {
 
 // stale lists the parts of want that st lacks or read ttl or longer ago
 // (or after now: a clock that went back).
-func (sc *snapCache) stale(st *snapState, want cgroupview.Want, now time.Time) cgroupview.Want {
+func (sc *snapCache) stale(st *snapState, want hostcgroup.Want, now time.Time) hostcgroup.Want {
 	if st == nil {
 		return want
 	}
-	var out cgroupview.Want
+	var out hostcgroup.Want
 	for i := range snapParts {
-		bit := cgroupview.Want(1) << i
+		bit := hostcgroup.Want(1) << i
 		if want&bit == 0 {
 			continue
 		}
@@ -176,39 +176,39 @@ func (sc *snapCache) stale(st *snapState, want cgroupview.Want, now time.Time) c
 }
 
 // merge returns st with the parts got of fresh, read at now.
-func (st *snapState) merge(fresh *cgroupview.Snapshot, got cgroupview.Want, now time.Time) *snapState {
-	next := &snapState{snap: &cgroupview.Snapshot{}}
+func (st *snapState) merge(fresh *hostcgroup.Snapshot, got hostcgroup.Want, now time.Time) *snapState {
+	next := &snapState{snap: &hostcgroup.Snapshot{}}
 	if st != nil {
 		*next = *st
 		s := *st.snap
 		next.snap = &s
 	}
 	for i := range snapParts {
-		bit := cgroupview.Want(1) << i
+		bit := hostcgroup.Want(1) << i
 		if got&bit != 0 {
 			next.at[i] = now
 		}
 	}
-	if got&cgroupview.WantCPUQuota == 0 && got&cgroupview.WantCPU != 0 {
-		next.at[bits.TrailingZeros(uint(cgroupview.WantCPUQuota))] = time.Time{} // read without it
+	if got&hostcgroup.WantCPUQuota == 0 && got&hostcgroup.WantCPU != 0 {
+		next.at[bits.TrailingZeros(uint(hostcgroup.WantCPUQuota))] = time.Time{} // read without it
 	}
 	s := next.snap
-	if got&cgroupview.WantMemory != 0 {
+	if got&hostcgroup.WantMemory != 0 {
 		s.Memory = fresh.Memory
 	}
-	if got&(cgroupview.WantCPU|cgroupview.WantCPUQuota) != 0 {
+	if got&(hostcgroup.WantCPU|hostcgroup.WantCPUQuota) != 0 {
 		s.CPU = fresh.CPU
 	}
-	if got&cgroupview.WantUsage != 0 {
+	if got&hostcgroup.WantUsage != 0 {
 		s.Usage = fresh.Usage
 	}
-	if got&cgroupview.WantSlabinfo != 0 {
+	if got&hostcgroup.WantSlabinfo != 0 {
 		s.Slabinfo = fresh.Slabinfo
 	}
-	if got&cgroupview.WantTasks != 0 {
+	if got&hostcgroup.WantTasks != 0 {
 		s.Tasks = fresh.Tasks
 	}
-	if got&cgroupview.WantIO != 0 {
+	if got&hostcgroup.WantIO != 0 {
 		s.IO = fresh.IO
 	}
 	return next
@@ -216,7 +216,7 @@ func (st *snapState) merge(fresh *cgroupview.Snapshot, got cgroupview.Want, now 
 
 // keyOf is c's key. The v1 paths are keyed by their map rather than its
 // content: View.Cgroups hands out one map per distinct /proc/<pid>/cgroup
-// text (cgroupview's cgroupsCache) and never changes a map it handed out,
+// text (hostcgroup's cgroupsCache) and never changes a map it handed out,
 // so equal maps mean equal paths; the key holds the map, so its address
 // is not reused while the entry lives. Equal paths in two maps (the
 // cgroups cache forgot one) only cost a fill.

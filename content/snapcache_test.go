@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
@@ -41,7 +41,7 @@ func (c *fakeClock) add(d time.Duration) {
 type fakeCgroups struct {
 	mu     sync.Mutex
 	limits map[string]uint64
-	reads  []cgroupview.Want
+	reads  []hostcgroup.Want
 }
 
 func (f *fakeCgroups) set(path string, limit uint64) {
@@ -50,25 +50,25 @@ func (f *fakeCgroups) set(path string, limit uint64) {
 	f.limits[path] = limit
 }
 
-func (f *fakeCgroups) read(cg cgroupview.Cgroups, want cgroupview.Want) *cgroupview.Snapshot {
+func (f *fakeCgroups) read(cg hostcgroup.Cgroups, want hostcgroup.Want) *hostcgroup.Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads = append(f.reads, want)
-	s := &cgroupview.Snapshot{}
-	if want&cgroupview.WantMemory != 0 {
-		s.Memory = &cgroupview.Memory{Limit: cgroupview.Bytes(f.limits[cg.Unified])}
+	s := &hostcgroup.Snapshot{}
+	if want&hostcgroup.WantMemory != 0 {
+		s.Memory = &hostcgroup.Memory{Limit: hostcgroup.Bytes(f.limits[cg.Unified])}
 	}
-	if want&(cgroupview.WantCPU|cgroupview.WantCPUQuota) != 0 {
-		s.CPU = &cgroupview.CPU{}
-		if want&cgroupview.WantCPUQuota != 0 {
+	if want&(hostcgroup.WantCPU|hostcgroup.WantCPUQuota) != 0 {
+		s.CPU = &hostcgroup.CPU{}
+		if want&hostcgroup.WantCPUQuota != 0 {
 			s.CPU.QuotaCPUs = 0.5
 		}
 	}
-	if want&cgroupview.WantUsage != 0 {
-		s.Usage = &cgroupview.CPUUsage{UserNanos: uint64(len(f.reads))}
+	if want&hostcgroup.WantUsage != 0 {
+		s.Usage = &hostcgroup.CPUUsage{UserNanos: uint64(len(f.reads))}
 	}
-	if want&cgroupview.WantTasks != 0 {
-		s.Tasks = &cgroupview.Tasks{Total: 3, Running: 1, Blocked: 1}
+	if want&hostcgroup.WantTasks != 0 {
+		s.Tasks = &hostcgroup.Tasks{Total: 3, Running: 1, Blocked: 1}
 	}
 	return s
 }
@@ -88,13 +88,13 @@ var v1Maps sync.Map
 // caller is a container whose init (pid, start) is in the cgroup path (in
 // the unified hierarchy and name=systemd).
 func caller(pid int, start uint64, path string) *Caller {
-	p := cgroupview.Process{PID: pid, StartTicks: start}
+	p := hostcgroup.Process{PID: pid, StartTicks: start}
 	v1, _ := v1Maps.LoadOrStore(path, map[string]string{"name=systemd": path})
-	return &Caller{TID: pid, Ref: p, Init: p, Cgroups: cgroupview.Cgroups{Unified: path, HasUnified: true,
+	return &Caller{TID: pid, Ref: p, Init: p, Cgroups: hostcgroup.Cgroups{Unified: path, HasUnified: true,
 		V1: v1.(map[string]string)}}
 }
 
-func limitOf(s *cgroupview.Snapshot) uint64 { return s.Memory.Limit.Value }
+func limitOf(s *hostcgroup.Snapshot) uint64 { return s.Memory.Limit.Value }
 
 // A container's values are read once per ttl: a limit change shows after
 // the ttl, not before.
@@ -103,16 +103,16 @@ func TestSnapTTL(t *testing.T) {
 	sc := newSnapCache(100*time.Millisecond, clk.now)
 	c := caller(100, 7, "/lxc/a")
 	cgs.set("/lxc/a", 1)
-	if got := limitOf(sc.snapshot(c, cgroupview.WantMemory, cgs.read)); got != 1 {
+	if got := limitOf(sc.snapshot(c, hostcgroup.WantMemory, cgs.read)); got != 1 {
 		t.Fatalf("limit %d, want 1", got)
 	}
 	cgs.set("/lxc/a", 2)
 	clk.add(99 * time.Millisecond)
-	if got := limitOf(sc.snapshot(c, cgroupview.WantMemory, cgs.read)); got != 1 {
+	if got := limitOf(sc.snapshot(c, hostcgroup.WantMemory, cgs.read)); got != 1 {
 		t.Errorf("99 ms later: limit %d, want the shared 1", got)
 	}
 	clk.add(time.Millisecond)
-	if got := limitOf(sc.snapshot(c, cgroupview.WantMemory, cgs.read)); got != 2 {
+	if got := limitOf(sc.snapshot(c, hostcgroup.WantMemory, cgs.read)); got != 2 {
 		t.Errorf("100 ms later: limit %d, want the new 2", got)
 	}
 	if n := cgs.nreads(); n != 2 {
@@ -121,7 +121,7 @@ func TestSnapTTL(t *testing.T) {
 	// A clock that goes back makes the entry stale rather than young.
 	cgs.set("/lxc/a", 3)
 	clk.add(-time.Second)
-	if got := limitOf(sc.snapshot(c, cgroupview.WantMemory, cgs.read)); got != 3 {
+	if got := limitOf(sc.snapshot(c, hostcgroup.WantMemory, cgs.read)); got != 3 {
 		t.Errorf("after the clock went back: limit %d, want 3", got)
 	}
 }
@@ -132,7 +132,7 @@ func TestSnapTTL(t *testing.T) {
 func TestSnapKey(t *testing.T) {
 	host := func(pid int, start uint64, path string) *Caller {
 		c := caller(pid, start, path)
-		c.Init = cgroupview.Process{PID: 1, StartTicks: 1} // the daemon's pid namespace
+		c.Init = hostcgroup.Process{PID: 1, StartTicks: 1} // the daemon's pid namespace
 		return c
 	}
 	tests := []struct {
@@ -195,13 +195,13 @@ func TestSnapKey(t *testing.T) {
 			cgs.set("/lxc/a", 10)
 			cgs.set("/lxc/b", 20)
 			sc := newSnapCache(time.Second, clk.now)
-			if got := limitOf(sc.snapshot(tt.before, cgroupview.WantMemory, cgs.read)); got != 10 {
+			if got := limitOf(sc.snapshot(tt.before, hostcgroup.WantMemory, cgs.read)); got != 10 {
 				t.Fatalf("before: limit %d, want 10", got)
 			}
 			if tt.change != nil {
 				tt.change(cgs)
 			}
-			if got := limitOf(sc.snapshot(tt.after, cgroupview.WantMemory, cgs.read)); got != tt.want {
+			if got := limitOf(sc.snapshot(tt.after, hostcgroup.WantMemory, cgs.read)); got != tt.want {
 				t.Errorf("after: limit %d, want %d", got, tt.want)
 			}
 		})
@@ -215,21 +215,21 @@ func TestSnapKeyV1(t *testing.T) {
 	clk, cgs := newFakeClock(), newFakeCgroups()
 	cgs.set("/", 1)
 	sc := newSnapCache(time.Second, clk.now)
-	p := cgroupview.Process{PID: 100, StartTicks: 7}
+	p := hostcgroup.Process{PID: 100, StartTicks: 7}
 	c := func(v1 map[string]string) *Caller {
-		return &Caller{Ref: p, Init: p, Cgroups: cgroupview.Cgroups{Unified: "/", HasUnified: true, V1: v1}}
+		return &Caller{Ref: p, Init: p, Cgroups: hostcgroup.Cgroups{Unified: "/", HasUnified: true, V1: v1}}
 	}
 	a := map[string]string{"memory": "/a"}
-	sc.snapshot(c(a), cgroupview.WantMemory, cgs.read)
-	sc.snapshot(c(a), cgroupview.WantMemory, cgs.read)
+	sc.snapshot(c(a), hostcgroup.WantMemory, cgs.read)
+	sc.snapshot(c(a), hostcgroup.WantMemory, cgs.read)
 	if n := cgs.nreads(); n != 1 {
 		t.Fatalf("%d reads for one map, want 1", n)
 	}
-	sc.snapshot(c(map[string]string{"memory": "/b"}), cgroupview.WantMemory, cgs.read)
+	sc.snapshot(c(map[string]string{"memory": "/b"}), hostcgroup.WantMemory, cgs.read)
 	if n := cgs.nreads(); n != 2 {
 		t.Errorf("a v1 move was served the old entry")
 	}
-	sc.snapshot(c(nil), cgroupview.WantMemory, cgs.read)
+	sc.snapshot(c(nil), hostcgroup.WantMemory, cgs.read)
 	if n := cgs.nreads(); n != 3 {
 		t.Errorf("no v1 paths was served an entry with some")
 	}
@@ -243,16 +243,16 @@ func TestSnapParts(t *testing.T) {
 	sc := newSnapCache(100*time.Millisecond, clk.now)
 	c := caller(100, 7, "/lxc/a")
 	const (
-		mem   = cgroupview.WantMemory
-		cpu   = cgroupview.WantCPU
-		quota = cgroupview.WantCPUQuota
-		usage = cgroupview.WantUsage
-		tasks = cgroupview.WantTasks
+		mem   = hostcgroup.WantMemory
+		cpu   = hostcgroup.WantCPU
+		quota = hostcgroup.WantCPUQuota
+		usage = hostcgroup.WantUsage
+		tasks = hostcgroup.WantTasks
 	)
 	steps := []struct {
 		after time.Duration
-		want  cgroupview.Want
-		read  cgroupview.Want // 0: none
+		want  hostcgroup.Want
+		read  hostcgroup.Want // 0: none
 	}{
 		{0, mem, mem},
 		{10 * time.Millisecond, cpu | usage | tasks, cpu | usage | tasks},
@@ -266,12 +266,12 @@ func TestSnapParts(t *testing.T) {
 		{10 * time.Millisecond, cpu, cpu},           // 100 ms: read without the quota...
 		{0, cpu | quota, cpu | quota},               // ...so it is read again with it
 	}
-	var all cgroupview.Want
+	var all hostcgroup.Want
 	for i, st := range steps {
 		clk.add(st.after)
 		n := cgs.nreads()
 		snap := sc.snapshot(c, st.want, cgs.read)
-		var read cgroupview.Want
+		var read hostcgroup.Want
 		if cgs.nreads() > n {
 			read = cgs.reads[n]
 		}
@@ -294,13 +294,13 @@ func TestSnapParts(t *testing.T) {
 // The cache knows every part a file can want.
 func TestSnapPartsCoverWants(t *testing.T) {
 	for _, f := range vfiles.Files() {
-		w := rendererOf(f).want | cgroupview.WantCPUQuota
+		w := rendererOf(f).want | hostcgroup.WantCPUQuota
 		if w >= 1<<snapParts {
 			t.Errorf("%v wants %b, beyond the %d parts the cache keeps", f, w, snapParts)
 		}
 	}
-	if cgroupview.WantIO != 1<<(snapParts-1) {
-		t.Errorf("WantIO is %b: snapParts or merge need a new part", cgroupview.WantIO)
+	if hostcgroup.WantIO != 1<<(snapParts-1) {
+		t.Errorf("WantIO is %b: snapParts or merge need a new part", hostcgroup.WantIO)
 	}
 }
 
@@ -310,7 +310,7 @@ func TestSnapOff(t *testing.T) {
 	sc := newSnapCache(0, clk.now)
 	c := caller(100, 7, "/lxc/a")
 	for range 3 {
-		sc.snapshot(c, cgroupview.WantMemory, cgs.read)
+		sc.snapshot(c, hostcgroup.WantMemory, cgs.read)
 	}
 	if n := cgs.nreads(); n != 3 {
 		t.Errorf("%d reads, want 3", n)
@@ -331,7 +331,7 @@ func TestSnapConcurrentReaders(t *testing.T) {
 			c := caller(100, 7, "/lxc/a")
 			c.TID = 1000 + r
 			for range reads {
-				s := sc.snapshot(c, cgroupview.WantMemory|cgroupview.WantTasks, cgs.read)
+				s := sc.snapshot(c, hostcgroup.WantMemory|hostcgroup.WantTasks, cgs.read)
 				if s.Memory == nil || s.Tasks == nil {
 					errs <- "a part is missing"
 					continue
@@ -360,24 +360,24 @@ func TestSnapForgets(t *testing.T) {
 	clk, cgs := newFakeClock(), newFakeCgroups()
 	sc := newSnapCache(100*time.Millisecond, clk.now)
 	for i := range 100 {
-		sc.snapshot(caller(100+i, 7, "/lxc/"+strconv.Itoa(i)), cgroupview.WantMemory, cgs.read)
+		sc.snapshot(caller(100+i, 7, "/lxc/"+strconv.Itoa(i)), hostcgroup.WantMemory, cgs.read)
 	}
 	if n := sc.m.Len(); n != 100 {
 		t.Fatalf("%d entries, want 100", n)
 	}
 	clk.add(2*snapCachePeriod + time.Second)
-	sc.snapshot(caller(1, 1, "/other"), cgroupview.WantMemory, cgs.read)
+	sc.snapshot(caller(1, 1, "/other"), hostcgroup.WantMemory, cgs.read)
 	if n := sc.m.Len(); n != 1 {
 		t.Errorf("%d entries two periods later, want 1", n)
 	}
 }
 
-// fixtureSource is a Source over a copy of cgroupview's v2 fixture tree,
+// fixtureSource is a Source over a copy of hostcgroup's v2 fixture tree,
 // with host meminfo, stat and diskstats, on the clock clk.
 func fixtureSource(t *testing.T, clk *fakeClock) (*Source, string) {
 	t.Helper()
 	root := t.TempDir()
-	if err := os.CopyFS(root, os.DirFS("../cgroupview/testdata/v2")); err != nil {
+	if err := os.CopyFS(root, os.DirFS("../hostcgroup/testdata/v2")); err != nil {
 		t.Fatal(err)
 	}
 	hostFiles := map[string]string{
@@ -433,7 +433,7 @@ func TestSnapLimitChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Caller{Ref: cgroupview.Process{PID: 4100, StartTicks: 5}, Init: cgroupview.Process{PID: 4100, StartTicks: 5}, Cgroups: cgs}
+	c := &Caller{Ref: hostcgroup.Process{PID: 4100, StartTicks: 5}, Init: hostcgroup.Process{PID: 4100, StartTicks: 5}, Cgroups: cgs}
 	meminfo := func() int {
 		t.Helper()
 		b, err := s.RenderFor(nil, vfiles.Meminfo, c)
@@ -465,14 +465,14 @@ func TestSnapLimitChange(t *testing.T) {
 func TestSnapRenderersLeaveSnapshot(t *testing.T) {
 	clk := newFakeClock()
 	s, _ := fixtureSource(t, clk)
-	c := &Caller{Ref: cgroupview.Process{PID: os.Getpid()}, Init: cgroupview.Process{PID: 1}}
-	snap := &cgroupview.Snapshot{
-		Tasks: &cgroupview.Tasks{Total: 5, Running: 1, Blocked: 2},
-		IO:    &cgroupview.IO{Devices: map[cgroupview.Dev]cgroupview.IOCounters{}, Tasks: &cgroupview.TaskIO{ReadBytes: 512, WriteBytes: 1024}},
+	c := &Caller{Ref: hostcgroup.Process{PID: os.Getpid()}, Init: hostcgroup.Process{PID: 1}}
+	snap := &hostcgroup.Snapshot{
+		Tasks: &hostcgroup.Tasks{Total: 5, Running: 1, Blocked: 2},
+		IO:    &hostcgroup.IO{Devices: map[hostcgroup.Dev]hostcgroup.IOCounters{}, Tasks: &hostcgroup.TaskIO{ReadBytes: 512, WriteBytes: 1024}},
 	}
-	keep := &cgroupview.Snapshot{
-		Tasks: &cgroupview.Tasks{Total: 5, Running: 1, Blocked: 2},
-		IO:    &cgroupview.IO{Devices: map[cgroupview.Dev]cgroupview.IOCounters{}, Tasks: &cgroupview.TaskIO{ReadBytes: 512, WriteBytes: 1024}},
+	keep := &hostcgroup.Snapshot{
+		Tasks: &hostcgroup.Tasks{Total: 5, Running: 1, Blocked: 2},
+		IO:    &hostcgroup.IO{Devices: map[hostcgroup.Dev]hostcgroup.IOCounters{}, Tasks: &hostcgroup.TaskIO{ReadBytes: 512, WriteBytes: 1024}},
 	}
 	for range 2 {
 		out, err := s.renderStat(nil, vfiles.Stat, c, snap)
@@ -497,7 +497,7 @@ func BenchmarkSnapHit(b *testing.B) {
 	c := caller(100, 7, "/lxc.payload.c1")
 	b.ReportAllocs()
 	for b.Loop() {
-		sc.snapshot(c, cgroupview.WantMemory, cgs.read)
+		sc.snapshot(c, hostcgroup.WantMemory, cgs.read)
 	}
 }
 

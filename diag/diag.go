@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
 	"github.com/lxcfs-go/lxcfs-go/daemon"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
@@ -113,7 +113,7 @@ func Run(opts Options) *Report {
 	r.add(privileges(opts))
 	r.add(devFUSE(opts))
 
-	view, err := cgroupview.New(cgroupview.Options{ProcFS: opts.ProcFS, MountPrefix: opts.MountPrefix})
+	view, err := hostcgroup.New(hostcgroup.Options{ProcFS: opts.ProcFS, MountPrefix: opts.MountPrefix})
 	if err != nil {
 		r.add(Check{Name: "cgroup layout", Status: Fail, Required: true, Detail: err.Error()})
 	} else {
@@ -121,11 +121,11 @@ func Run(opts Options) *Report {
 		r.Layout = l.Kind.String()
 		detail := l.Kind.String()
 		switch l.Kind {
-		case cgroupview.LayoutHybrid:
+		case hostcgroup.LayoutHybrid:
 			detail += fmt.Sprintf(": %d v1 hierarchies, cgroup2 at %s", len(l.Hierarchies), l.Unified.MountPoint)
-		case cgroupview.LayoutV1:
+		case hostcgroup.LayoutV1:
 			detail += fmt.Sprintf(": %d v1 hierarchies, no cgroup2", len(l.Hierarchies))
-		case cgroupview.LayoutV2:
+		case hostcgroup.LayoutV2:
 			detail += fmt.Sprintf(": cgroup2 at %s (%s)", l.Unified.MountPoint, strings.Join(l.Unified.Controllers, " "))
 		}
 		r.add(Check{Name: "cgroup layout", Status: OK, Required: true, Detail: detail})
@@ -226,7 +226,7 @@ func devFUSE(o Options) Check {
 	return c
 }
 
-func controllerCheck(l *cgroupview.Layout) Check {
+func controllerCheck(l *hostcgroup.Layout) Check {
 	var missing []string
 	for _, c := range []string{"memory", "cpuset", "cpu"} {
 		if l.ForController(c) == nil {
@@ -248,7 +248,7 @@ func controllerCheck(l *cgroupview.Layout) Check {
 
 // swapAccounting looks for the memory+swap (v1) or swap (v2) files. On v2
 // the root cgroup has none, so a first-level child is tried.
-func swapAccounting(o Options, l *cgroupview.Layout) Check {
+func swapAccounting(o Options, l *hostcgroup.Layout) Check {
 	c := Check{Name: "swap accounting"}
 	h := l.ForController("memory")
 	if h == nil {
@@ -278,7 +278,7 @@ func swapAccounting(o Options, l *cgroupview.Layout) Check {
 	return c
 }
 
-func psi(o Options, l *cgroupview.Layout) Check {
+func psi(o Options, l *hostcgroup.Layout) Check {
 	c := Check{Name: "PSI"}
 	host := exists(filepath.Join(o.ProcFS, "pressure/cpu"))
 	cg := false

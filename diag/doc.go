@@ -5,7 +5,7 @@
 // its health. `lxcfs-go check` prints its Report.
 //
 // Every path is below a root passed in Options, so tests run the checks on
-// the fixture hosts of cgroupview/testdata. Probes that need the live
+// the fixture hosts of hostcgroup/testdata. Probes that need the live
 // kernel (an ioctl, pidfd_open, opening /dev/fuse) run only when ProcFS is
 // the real /proc; elsewhere the kernel release decides.
 package diag

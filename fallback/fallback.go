@@ -1,6 +1,6 @@
 // Package fallback names why a container's value was served from the host
 // instead (the container's could not be computed), so that content and
-// cgroupview can report it as a typed value and metrics can count it
+// hostcgroup can report it as a typed value and metrics can count it
 // without reading log text.
 //
 // A package that falls back holds a Reporter made from its Options: Report

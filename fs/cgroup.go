@@ -8,12 +8,12 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupfs"
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/cgrouptree"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // The cgroup/ tree (docs/differences.md): cgroup/<hierarchy>/<path...>, served
-// by cgroupfs for the calling thread. What exists, and with which mode,
+// by cgrouptree for the calling thread. What exists, and with which mode,
 // differs by caller, and the kernel's dentry and attribute caches are per
 // mount: every entry and attribute below cgroup/ has TTL 0, and listings
 // are made per caller at opendir.
@@ -52,7 +52,7 @@ func cgroupKey(n *node) (hier, p string, ok bool) {
 		return "", "", false
 	}
 	hier, p, ok = strings.Cut(rest, ":")
-	return hier, p, ok && cgroupfs.Clean(p)
+	return hier, p, ok && cgrouptree.Clean(p)
 }
 
 // cgroupNode returns the node of path p of hierarchy hier, counting a
@@ -69,13 +69,13 @@ func (fs *FS) cgroupNode(parent uint64, hier, p string, dir bool) *node {
 	return fs.tree.dynNode(&node{parent: parent, name: name, kind: kind, key: cgroupNodeKey(hier, p), rel: p})
 }
 
-// cgroupStatus maps cgroupfs errors to statuses.
+// cgroupStatus maps cgrouptree errors to statuses.
 func cgroupStatus(err error) fuse.Status {
 	var errno syscall.Errno
 	switch {
 	case err == nil:
 		return fuse.OK
-	case errors.Is(err, cgroupview.ErrNoProcess):
+	case errors.Is(err, hostcgroup.ErrNoProcess):
 		return fuse.Status(syscall.ESRCH)
 	case errors.As(err, &errno):
 		if errno == unix.ELOOP || errno == unix.EXDEV {
@@ -88,7 +88,7 @@ func cgroupStatus(err error) fuse.Status {
 }
 
 // cgroupTarget resolves the caller of h and the hierarchy and path of n.
-func (fs *FS) cgroupTarget(n *node, h *fuse.InHeader) (*cgroupfs.Caller, *cgroupfs.Hierarchy, string, fuse.Status) {
+func (fs *FS) cgroupTarget(n *node, h *fuse.InHeader) (*cgrouptree.Requester, *cgrouptree.Hierarchy, string, fuse.Status) {
 	hier, p, ok := cgroupKey(n)
 	if !ok {
 		return nil, nil, "", fuse.ENOENT
@@ -97,14 +97,14 @@ func (fs *FS) cgroupTarget(n *node, h *fuse.InHeader) (*cgroupfs.Caller, *cgroup
 	if hy == nil {
 		return nil, nil, "", fuse.ENOENT
 	}
-	c, err := fs.cg.Caller(int(h.Caller.Pid), h.Uid, h.Gid)
+	c, err := fs.cg.Requester(int(h.Caller.Pid), h.Uid, h.Gid)
 	if err != nil {
 		return nil, nil, "", cgroupStatus(err)
 	}
 	return c, hy, p, fuse.OK
 }
 
-func (fs *FS) cgroupAttr(n *node, a cgroupfs.Attr, out *fuse.Attr) {
+func (fs *FS) cgroupAttr(n *node, a cgrouptree.Attr, out *fuse.Attr) {
 	out.Ino = n.id
 	out.Mode = a.Mode
 	out.Nlink = a.Nlink
@@ -120,7 +120,7 @@ func (fs *FS) cgroupAttr(n *node, a cgroupfs.Attr, out *fuse.Attr) {
 	}
 	if !a.Dir {
 		out.Size = cgroupFileSize
-		if pids, _ := cgroupfs.PidFile(n.name); pids {
+		if pids, _ := cgrouptree.PidFile(n.name); pids {
 			out.Size = cgroupPidsSize
 		}
 	}
@@ -128,13 +128,13 @@ func (fs *FS) cgroupAttr(n *node, a cgroupfs.Attr, out *fuse.Attr) {
 
 func (fs *FS) cgroupLookup(parent *node, name string, h *fuse.InHeader, out *fuse.EntryOut) fuse.Status {
 	var n *node
-	var a cgroupfs.Attr
+	var a cgrouptree.Attr
 	if parent.kind == kindCgroupTop {
 		hy := fs.cg.Hierarchy(name)
 		if hy == nil {
 			return fuse.ENOENT
 		}
-		c, err := fs.cg.Caller(int(h.Caller.Pid), h.Uid, h.Gid)
+		c, err := fs.cg.Requester(int(h.Caller.Pid), h.Uid, h.Gid)
 		if err != nil {
 			return cgroupStatus(err)
 		}
@@ -151,7 +151,7 @@ func (fs *FS) cgroupLookup(parent *node, name string, h *fuse.InHeader, out *fus
 		if a, err = fs.cg.Lookup(c, hy, p, name); err != nil {
 			return cgroupStatus(err)
 		}
-		n = fs.cgroupNode(parent.id, hy.Name, cgroupfs.Join(p, name), a.Dir)
+		n = fs.cgroupNode(parent.id, hy.Name, cgrouptree.Join(p, name), a.Dir)
 	}
 	fs.cgroupEntry(n, a, out)
 	return fuse.OK
@@ -159,7 +159,7 @@ func (fs *FS) cgroupLookup(parent *node, name string, h *fuse.InHeader, out *fus
 
 // cgroupEntry fills an entry reply for cgroup node n with attributes a;
 // nothing of the cgroup tree is cached by the kernel (it differs by caller).
-func (fs *FS) cgroupEntry(n *node, a cgroupfs.Attr, out *fuse.EntryOut) {
+func (fs *FS) cgroupEntry(n *node, a cgrouptree.Attr, out *fuse.EntryOut) {
 	fs.cgroupAttr(n, a, &out.Attr)
 	out.NodeId = n.id
 	out.Generation = generation
@@ -176,7 +176,7 @@ func (fs *FS) cgroupGetAttr(n *node, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse
 	if !st.Ok() {
 		return st
 	}
-	var a cgroupfs.Attr
+	var a cgrouptree.Attr
 	var err error
 	if n.kind == kindCgroupDir {
 		a, err = fs.cg.StatDir(c, hy, p)
@@ -198,7 +198,7 @@ func (fs *FS) cgroupSetAttr(n *node, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse
 	if !st.Ok() {
 		return st
 	}
-	var ch cgroupfs.Change
+	var ch cgrouptree.Change
 	if in.Valid&fuse.FATTR_MODE != 0 {
 		m := in.Mode & 0o7777
 		ch.Mode = &m
@@ -228,9 +228,9 @@ func (fs *FS) cgroupSetAttr(n *node, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse
 }
 
 func (fs *FS) cgroupAccess(n *node, in *fuse.AccessIn) fuse.Status {
-	mask := cgroupfs.Access(in.Mask & 7)
+	mask := cgrouptree.Access(in.Mask & 7)
 	if n.kind == kindCgroupTop {
-		if mask&cgroupfs.W != 0 {
+		if mask&cgrouptree.W != 0 {
 			return fuse.EACCES
 		}
 		return fuse.OK
@@ -261,11 +261,11 @@ func (fs *FS) cgroupOpen(n *node, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Statu
 
 // cgroupReader resolves the thread behind a read or write; nil for
 // kernel-issued requests (pid 0), which then act as the opener.
-func (fs *FS) cgroupReader(h *fuse.InHeader) (*cgroupfs.Caller, fuse.Status) {
+func (fs *FS) cgroupReader(h *fuse.InHeader) (*cgrouptree.Requester, fuse.Status) {
 	if h.Caller.Pid == 0 {
 		return nil, fuse.OK
 	}
-	c, err := fs.cg.Caller(int(h.Caller.Pid), h.Uid, h.Gid)
+	c, err := fs.cg.Requester(int(h.Caller.Pid), h.Uid, h.Gid)
 	if err != nil {
 		return nil, cgroupStatus(err)
 	}
@@ -280,7 +280,7 @@ func (fs *FS) isCgroupFile(id uint64) bool {
 // reopenForRead opens the file of n again, read-only, for the thread
 // behind in: for a handle this generation did not open (a predecessor's,
 // handed over without its real file, or not handed over at all).
-func (fs *FS) reopenForRead(n *node, in *fuse.ReadIn) (*cgroupfs.OpenFile, fuse.Status) {
+func (fs *FS) reopenForRead(n *node, in *fuse.ReadIn) (*cgrouptree.OpenFile, fuse.Status) {
 	if in.Caller.Pid == 0 {
 		return nil, fuse.EBADF
 	}
@@ -370,7 +370,7 @@ func (fs *FS) cgroupMkdir(parent *node, in *fuse.MkdirIn, name string, out *fuse
 	if err != nil {
 		return cgroupStatus(err)
 	}
-	n := fs.cgroupNode(parent.id, hy.Name, cgroupfs.Join(p, name), true)
+	n := fs.cgroupNode(parent.id, hy.Name, cgrouptree.Join(p, name), true)
 	fs.cgroupEntry(n, a, out)
 	return fuse.OK
 }
@@ -412,7 +412,7 @@ func (fs *FS) cgroupList(n *node, in *fuse.OpenIn) ([]fuse.DirEntry, fuse.Status
 		return nil, cgroupStatus(err)
 	}
 	for _, e := range list {
-		id := fs.tree.dynID(cgroupNodeKey(hy.Name, cgroupfs.Join(p, e.Name)))
+		id := fs.tree.dynID(cgroupNodeKey(hy.Name, cgrouptree.Join(p, e.Name)))
 		mode := uint32(syscall.S_IFREG)
 		if e.Dir {
 			mode = syscall.S_IFDIR

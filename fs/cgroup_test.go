@@ -10,29 +10,29 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupfs"
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/cgrouptree"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
 )
 
 // oneContainer puts every caller in cgroup path of every v1 hierarchy, with
 // the test process as the reference process.
 type oneContainer struct {
-	ref  cgroupview.Process
+	ref  hostcgroup.Process
 	path string
 }
 
-func (o oneContainer) ContainerInit(tid int) (ref, init cgroupview.Process, err error) {
+func (o oneContainer) ContainerInit(tid int) (ref, init hostcgroup.Process, err error) {
 	return o.ref, o.ref, nil
 }
 
-func (o oneContainer) Cgroups(pid int) (cgroupview.Cgroups, error) {
-	return cgroupview.Cgroups{V1: map[string]string{"memory": o.path}}, nil
+func (o oneContainer) Cgroups(pid int) (hostcgroup.Cgroups, error) {
+	return hostcgroup.Cgroups{V1: map[string]string{"memory": o.path}}, nil
 }
 
 // fakeCgroupTree is a memory hierarchy in a temporary directory with the
 // caller in /a/b and a sibling /a/bc.
-func fakeCgroupTree(t *testing.T) (*cgroupfs.Tree, string) {
+func fakeCgroupTree(t *testing.T) (*cgrouptree.Tree, string) {
 	t.Helper()
 	root := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(root, "a/b/c"), 0o755))
@@ -44,11 +44,11 @@ func fakeCgroupTree(t *testing.T) (*cgroupfs.Tree, string) {
 	must(t, err)
 	start, err := hostfs.ParseStatStartTicks(b)
 	must(t, err)
-	tr, err := cgroupfs.New(cgroupfs.Options{
-		Layout: &cgroupview.Layout{Kind: cgroupview.LayoutV1, Hierarchies: []cgroupview.Hierarchy{
+	tr, err := cgrouptree.New(cgrouptree.Options{
+		Layout: &hostcgroup.Layout{Kind: hostcgroup.LayoutV1, Hierarchies: []hostcgroup.Hierarchy{
 			{Version: 1, Controllers: []string{"memory"}, MountPoint: root, Root: "/"},
 		}},
-		Resolver: oneContainer{ref: cgroupview.Process{PID: os.Getpid(), StartTicks: start}, path: "/a/b"},
+		Resolver: oneContainer{ref: hostcgroup.Process{PID: os.Getpid(), StartTicks: start}, path: "/a/b"},
 	})
 	must(t, err)
 	t.Cleanup(tr.Close)

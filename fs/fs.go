@@ -15,7 +15,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupfs"
+	"github.com/lxcfs-go/lxcfs-go/cgrouptree"
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 )
@@ -54,7 +54,7 @@ type Options struct {
 	// successor never reuses a handle its predecessor gave out.
 	HandleEpoch uint16
 	// Cgroup serves the cgroup/ tree; nil leaves it out (--disable-cgroup).
-	Cgroup *cgroupfs.Tree
+	Cgroup *cgrouptree.Tree
 }
 
 // FS is the raw FUSE filesystem: proc files, the sys cpu tree.
@@ -67,7 +67,7 @@ type FS struct {
 	log      *slog.Logger
 	tree     *tree
 	start    time.Time
-	cg       *cgroupfs.Tree // nil: no cgroup/ tree
+	cg       *cgrouptree.Tree // nil: no cgroup/ tree
 
 	nextFH  atomic.Uint64
 	fhEpoch uint64
@@ -82,10 +82,10 @@ type handle struct {
 
 	mu    sync.Mutex
 	valid bool
-	buf   []byte             // file: the snapshot of the last offset-0 read
-	dir   []fuse.DirEntry    // directory: the listing made at opendir
-	cg    *cgroupfs.OpenFile // a cgroup file: the real file (cgroup.go)
-	psi   *psiHandle         // proc/pressure/* opened for a trigger (poll.go)
+	buf   []byte               // file: the snapshot of the last offset-0 read
+	dir   []fuse.DirEntry      // directory: the listing made at opendir
+	cg    *cgrouptree.OpenFile // a cgroup file: the real file (cgroup.go)
+	psi   *psiHandle           // proc/pressure/* opened for a trigger (poll.go)
 }
 
 var _ fuse.RawFileSystem = (*FS)(nil)

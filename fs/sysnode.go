@@ -14,7 +14,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
@@ -70,7 +70,7 @@ func nodeNumber(name string) (int, bool) {
 type nodeView struct {
 	cpu     proc.CPUView
 	visible []int                     // node numbers, ascending
-	cpus    map[int]cgroupview.CPUSet // each host node's cpulist
+	cpus    map[int]hostcgroup.CPUSet // each host node's cpulist
 }
 
 func (v nodeView) shows(node int) bool { return slices.Contains(v.visible, node) }
@@ -83,7 +83,7 @@ func (fs *FS) nodeView(pid int) (nodeView, error) {
 	if err != nil {
 		return nodeView{}, err
 	}
-	v := nodeView{cpu: cv, cpus: map[int]cgroupview.CPUSet{}}
+	v := nodeView{cpu: cv, cpus: map[int]hostcgroup.CPUSet{}}
 	des, err := os.ReadDir(fs.sysNode)
 	if err != nil {
 		return nodeView{}, err
@@ -99,7 +99,7 @@ func (fs *FS) nodeView(pid int) (nodeView, error) {
 		if err != nil {
 			continue
 		}
-		set, err := cgroupview.ParseCPUSet(strings.TrimSpace(string(b)))
+		set, err := hostcgroup.ParseCPUSet(strings.TrimSpace(string(b)))
 		if err != nil {
 			continue
 		}

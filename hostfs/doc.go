@@ -8,7 +8,7 @@
 // New builds an FS from the procfs and sysfs roots and a clock, in the
 // manner of prometheus/procfs's NewFS(root): nothing in the package names
 // "/proc" except as the default root, so tests pass fixture trees. The FS
-// holds what used to be package variables of content and cgroupview:
+// holds what used to be package variables of content and hostcgroup:
 //
 //   - the kept-fd cache (internal/kfile): a file the kernel generates as one
 //     seq_file record is kept open and read with one pread at offset 0,
@@ -21,7 +21,7 @@
 //
 // The lifetimes are measured on the clock given to New, so tests move time
 // forward instead of sleeping. One FS serves the whole daemon: content
-// builds it and hands it to cgroupview through their Options.
+// builds it and hands it to hostcgroup through their Options.
 //
 // # Parsers
 //

@@ -3,6 +3,6 @@ package hostfs
 import "errors"
 
 // ErrParse is wrapped by every error about malformed kernel text. It is
-// also cgroupview's ErrParse, so that callers test one sentinel whichever
+// also hostcgroup's ErrParse, so that callers test one sentinel whichever
 // package parsed the text.
 var ErrParse = errors.New("parse error")

@@ -9,7 +9,7 @@
 // sample. A container is tracked from its first read of loadavg and dropped
 // when it has not read for Options.Idle or its cgroup has gone, so the cost
 // of a sample grows with the containers that read loadavg, not with every
-// thread on the host. Counting is done by a Counter (cgroupview's
+// thread on the host. Counting is done by a Counter (hostcgroup's
 // LoadCounter: taskstats netlink on v1, kept-open pread fds on v2).
 //
 // # Clock and locking
@@ -28,7 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // The kernel's constants (include/linux/sched/loadavg.h).
@@ -74,11 +74,11 @@ type Value struct {
 	LastPID int
 }
 
-// Counter counts the tasks of a cgroup subtree; *cgroupview.LoadCounter is
+// Counter counts the tasks of a cgroup subtree; *hostcgroup.LoadCounter is
 // the real one. Calls come from one goroutine at a time.
 type Counter interface {
-	Count(cg cgroupview.LoadCgroup) (cgroupview.LoadCount, error)
-	Forget(cg cgroupview.LoadCgroup)
+	Count(cg hostcgroup.LoadCgroup) (hostcgroup.LoadCount, error)
+	Forget(cg hostcgroup.LoadCgroup)
 }
 
 // Options configures a Sampler.
@@ -107,7 +107,7 @@ type Sampler struct {
 }
 
 type entry struct {
-	cg       cgroupview.LoadCgroup
+	cg       hostcgroup.LoadCgroup
 	val      Value
 	lastRead time.Time
 }
@@ -134,7 +134,7 @@ func New(opts Options) *Sampler {
 // container counts its tasks at once (so running/total are right) and
 // starts its averages at 0, as the kernel's do at boot; they converge from
 // the next sample on. lxcfs's first read is "0.00 0.00 0.00 0/1 <pid>".
-func (s *Sampler) Read(cg cgroupview.LoadCgroup) (Value, error) {
+func (s *Sampler) Read(cg hostcgroup.LoadCgroup) (Value, error) {
 	now := s.opts.Now()
 	s.mu.Lock()
 	if e, ok := s.m[cg.Dir]; ok {
@@ -202,7 +202,7 @@ func (s *Sampler) Tick(now time.Time) {
 		n, err := s.opts.Counter.Count(e.cg)
 		s.mu.Lock()
 		switch {
-		case errors.Is(err, cgroupview.ErrCgroupGone):
+		case errors.Is(err, hostcgroup.ErrCgroupGone):
 			delete(s.m, e.cg.Dir)
 			s.opts.Counter.Forget(e.cg)
 		case err != nil:

@@ -5,27 +5,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 )
 
 // fakeCounter returns a fixed count per cgroup; a missing cgroup is gone.
 type fakeCounter struct {
-	n      map[string]cgroupview.LoadCount
+	n      map[string]hostcgroup.LoadCount
 	counts int
 	forgot []string
 }
 
-func (f *fakeCounter) Count(cg cgroupview.LoadCgroup) (cgroupview.LoadCount, error) {
+func (f *fakeCounter) Count(cg hostcgroup.LoadCgroup) (hostcgroup.LoadCount, error) {
 	f.counts++
 	n, ok := f.n[cg.Dir]
 	if !ok {
-		return n, fmt.Errorf("%s: %w", cg.Dir, cgroupview.ErrCgroupGone)
+		return n, fmt.Errorf("%s: %w", cg.Dir, hostcgroup.ErrCgroupGone)
 	}
 	return n, nil
 }
 
-func (f *fakeCounter) Forget(cg cgroupview.LoadCgroup) { f.forgot = append(f.forgot, cg.Dir) }
+func (f *fakeCounter) Forget(cg hostcgroup.LoadCgroup) { f.forgot = append(f.forgot, cg.Dir) }
 
 type clock struct{ t time.Time }
 
@@ -40,9 +40,9 @@ func render(v Value) string {
 // which is the kernel's formula to the digit.
 func TestReferenceSequence(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	fc := &fakeCounter{n: map[string]cgroupview.LoadCount{"/c": {Running: 2, Total: 6, LastPID: 4242}}}
+	fc := &fakeCounter{n: map[string]hostcgroup.LoadCount{"/c": {Running: 2, Total: 6, LastPID: 4242}}}
 	s := New(Options{Counter: fc, Now: clk.now})
-	cg := cgroupview.LoadCgroup{Dir: "/c", V1: true}
+	cg := hostcgroup.LoadCgroup{Dir: "/c", V1: true}
 	v, err := s.Read(cg)
 	if err != nil {
 		t.Fatal(err)
@@ -104,10 +104,10 @@ func TestKernelFormula(t *testing.T) {
 
 func TestDropsIdleAndGone(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	fc := &fakeCounter{n: map[string]cgroupview.LoadCount{"/a": {Running: 1, Total: 1}, "/b": {Total: 3}}}
+	fc := &fakeCounter{n: map[string]hostcgroup.LoadCount{"/a": {Running: 1, Total: 1}, "/b": {Total: 3}}}
 	s := New(Options{Counter: fc, Now: clk.now, Idle: time.Minute})
-	a := cgroupview.LoadCgroup{Dir: "/a"}
-	b := cgroupview.LoadCgroup{Dir: "/b"}
+	a := hostcgroup.LoadCgroup{Dir: "/a"}
+	b := hostcgroup.LoadCgroup{Dir: "/b"}
 	s.Read(a)
 	s.Read(b)
 	for range 6 { // 30 s: both tracked
@@ -147,9 +147,9 @@ func TestDropsIdleAndGone(t *testing.T) {
 // starts from zero, as a new cgroup.
 func TestReadAfterGoneStartsAfresh(t *testing.T) {
 	clk := &clock{t: time.Unix(0, 0)}
-	fc := &fakeCounter{n: map[string]cgroupview.LoadCount{"/a": {Running: 4, Total: 4}}}
+	fc := &fakeCounter{n: map[string]hostcgroup.LoadCount{"/a": {Running: 4, Total: 4}}}
 	s := New(Options{Counter: fc, Now: clk.now})
-	a := cgroupview.LoadCgroup{Dir: "/a"}
+	a := hostcgroup.LoadCgroup{Dir: "/a"}
 	s.Read(a)
 	clk.t = clk.t.Add(Interval)
 	s.Tick(clk.t)
@@ -161,7 +161,7 @@ func TestReadAfterGoneStartsAfresh(t *testing.T) {
 	if _, err := s.Read(a); err == nil {
 		t.Fatal("read of a gone cgroup succeeded")
 	}
-	fc.n["/a"] = cgroupview.LoadCount{Total: 1}
+	fc.n["/a"] = hostcgroup.LoadCount{Total: 1}
 	if v, _ := s.Read(a); v.Avg != (Averages{}) {
 		t.Errorf("recreated cgroup has history %v", v.Avg)
 	}

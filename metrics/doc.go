@@ -7,10 +7,10 @@
 //   - Instrument wraps the fs.Content the FUSE layer renders through and
 //     counts reads, errors and latency per file.
 //   - Fallback is the OnFallback of content.Options (which passes it on to
-//     cgroupview): it counts each value served from the host by its typed
+//     hostcgroup): it counts each value served from the host by its typed
 //     fallback.Reason, whose String is the reason label. It reads no log
 //     text and needs no debug logging: the logger is left as it is, and
-//     content and cgroupview build their debug records only when it is on.
+//     content and hostcgroup build their debug records only when it is on.
 //   - SetTrackedContainers, ObserveSamplerTick and Upgrade are for the
 //     loadavg sampler and the live upgrade to call.
 //

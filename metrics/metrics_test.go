@@ -78,7 +78,7 @@ func TestInstrument(t *testing.T) {
 func brokenSource(t testing.TB, m *Metrics, h slog.Handler) *content.Source {
 	t.Helper()
 	root := t.TempDir()
-	copyTree(t, "../cgroupview/testdata/broken", root)
+	copyTree(t, "../hostcgroup/testdata/broken", root)
 	copyTree(t, "../proc/testdata/golden/cpuset-4cpu/host", root)
 	src, err := content.New(content.Options{
 		ProcFS: root + "/proc", SysFS: root + "/sys", MountPrefix: root,

@@ -1,6 +1,6 @@
 package proc
 
-import "github.com/lxcfs-go/lxcfs-go/cgroupview"
+import "github.com/lxcfs-go/lxcfs-go/hostcgroup"
 
 // Options are the daemon flags that change what files show.
 type Options struct {
@@ -34,10 +34,10 @@ type UptimeInput struct {
 	VisibleCPUs int
 	// QuotaCPUs is, under --enable-cfs, the CFS quota in CPUs (0: none).
 	// Below VisibleCPUs it is the capacity idle counts against, as in
-	// stat's CPU lines (package cpuview).
+	// stat's CPU lines (package cputimes).
 	QuotaCPUs float64
 	// Usage is the container's CPU usage; nil when unknown.
-	Usage *cgroupview.CPUUsage
+	Usage *hostcgroup.CPUUsage
 }
 
 // TimeNS is the reader's time namespace: the kernel shows its members
@@ -121,10 +121,10 @@ type StatInput struct {
 	// consistent with /proc/uptime.
 	Boot       *Boot
 	View       CPUView
-	Usage      *cgroupview.CPUUsage
+	Usage      *hostcgroup.CPUUsage
 	ClockTicks uint64
 	// Tasks replaces the host's procs_running and procs_blocked when set.
-	Tasks *cgroupview.Tasks
+	Tasks *hostcgroup.Tasks
 	// Times, when set, gives the k-th visible CPU's line (the --enable-cfs
 	// view with history); it has one entry per CPU of View.Host.
 	Times []CPUTimes
@@ -140,7 +140,7 @@ type Load struct {
 }
 
 // CPUTimes are one visible CPU's times in clock ticks, as the --enable-cfs
-// CPU view (package cpuview) keeps them.
+// CPU view (package cputimes) keeps them.
 type CPUTimes struct {
 	User, System, Idle uint64
 }

@@ -3,41 +3,41 @@ package proc
 import (
 	"testing"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // benchInputs are realistic inputs: this machine's files with a v1 container
 // on CPU 1 of 2, and the 4-CPU host under --enable-cfs.
 type benchInputs struct {
 	meminfo, swaps, cpuinfo, stat, uptime []byte
-	mem                                   *cgroupview.Memory
+	mem                                   *hostcgroup.Memory
 	statIn                                StatInput
 	uptimeIn                              UptimeInput
 	view                                  CPUView
-	cpu                                   *cgroupview.CPU
-	online                                cgroupview.CPUSet
+	cpu                                   *hostcgroup.CPU
+	online                                hostcgroup.CPUSet
 }
 
 func newBenchInputs(tb testing.TB) benchInputs {
 	tb.Helper()
-	online, err := cgroupview.ParseCPUSet("0-3")
+	online, err := hostcgroup.ParseCPUSet("0-3")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cpuset, _ := cgroupview.ParseCPUSet("1-3")
-	cpu := &cgroupview.CPU{CPUs: cpuset, QuotaCPUs: 1.5}
+	cpuset, _ := hostcgroup.ParseCPUSet("1-3")
+	cpu := &hostcgroup.CPU{CPUs: cpuset, QuotaCPUs: 1.5}
 	view := NewCPUView(cpu, online, Options{CFS: true})
-	usage := &cgroupview.CPUUsage{PerCPU: []cgroupview.CPUTime{{}, {UserNanos: 4e9, SystemNanos: 1e9}, {UserNanos: 3e9}, {}}}
+	usage := &hostcgroup.CPUUsage{PerCPU: []hostcgroup.CPUTime{{}, {UserNanos: 4e9, SystemNanos: 1e9}, {UserNanos: 3e9}, {}}}
 	return benchInputs{
 		meminfo: fixture(tb, "v1-limited", "proc/meminfo"),
 		swaps:   fixture(tb, "v1-limited", "proc/swaps"),
 		cpuinfo: fixture(tb, "cfs-1.5", "proc/cpuinfo"),
 		stat:    fixture(tb, "cfs-1.5", "proc/stat"),
 		uptime:  fixture(tb, "v1-limited", "proc/uptime"),
-		mem: &cgroupview.Memory{
-			Limit: cgroupview.Bytes(256 << 20), UsageBytes: 60 << 20, Swappiness: 60,
-			Swap: &cgroupview.Swap{Limit: cgroupview.Bytes(256 << 20), UsageBytes: 10 << 20},
-			Stat: cgroupview.MemoryStat{CacheBytes: 60 << 20, ActiveAnonBytes: 20 << 20, ActiveFileBytes: 30 << 20},
+		mem: &hostcgroup.Memory{
+			Limit: hostcgroup.Bytes(256 << 20), UsageBytes: 60 << 20, Swappiness: 60,
+			Swap: &hostcgroup.Swap{Limit: hostcgroup.Bytes(256 << 20), UsageBytes: 10 << 20},
+			Stat: hostcgroup.MemoryStat{CacheBytes: 60 << 20, ActiveAnonBytes: 20 << 20, ActiveFileBytes: 30 << 20},
 		},
 		statIn:   StatInput{View: view, Usage: usage, ClockTicks: 100},
 		uptimeIn: UptimeInput{InitStartTicks: 3000, ClockTicks: 100, VisibleCPUs: len(view.Host), Usage: usage},

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // hostStat17 is a Linux 5.5+ /sys/block/sda/stat, byte for byte as the
@@ -12,7 +12,7 @@ import (
 const hostStat17 = "    9000      100   800000     5000     7000      200   600000     9000        0    12000    14000       50        0     4096       10      300       20\n"
 
 func TestBlockStat(t *testing.T) {
-	io := &cgroupview.IO{Devices: map[cgroupview.Dev]cgroupview.IOCounters{
+	io := &hostcgroup.IO{Devices: map[hostcgroup.Dev]hostcgroup.IOCounters{
 		{Major: 8, Minor: 0}: {ReadIOs: 10, WriteIOs: 20, DiscardIOs: 2, ReadBytes: 40960, WriteBytes: 123456789 * 512, DiscardBytes: 8192},
 	}}
 	diskstats := Diskstats(nil, []byte(hostDiskstats20), io)

@@ -4,7 +4,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // NewCPUView derives the CPUs a container sees, once per read, so that
@@ -26,7 +26,7 @@ import (
 // lxcfs 5.0.3 reads the quota of the cpuset cgroup's path only (7.0 takes
 // the minimum over ancestors, as we do), and takes the nearest configured
 // cpuset.cpus rather than the effective set.
-func NewCPUView(cpu *cgroupview.CPU, hostOnline cgroupview.CPUSet, opt Options) CPUView {
+func NewCPUView(cpu *hostcgroup.CPU, hostOnline hostcgroup.CPUSet, opt Options) CPUView {
 	set := hostOnline
 	if cpu != nil && !cpu.CPUs.IsEmpty() {
 		if hostOnline.IsEmpty() {
@@ -59,6 +59,6 @@ func CPUList(dst []byte, v CPUView) []byte {
 		}
 		return append(dst, '\n')
 	}
-	dst = cgroupview.AppendCPUList(dst, v.Host)
+	dst = hostcgroup.AppendCPUList(dst, v.Host)
 	return append(dst, '\n')
 }

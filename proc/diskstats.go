@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // Diskstats appends the container's /proc/diskstats to dst, using the
@@ -19,7 +19,7 @@ import (
 // /sys/block/*/stat. Fields:
 //
 //	1 reads completed  = v1 blkio.throttle.io_serviced_recursive Read (or
-//	                     blkio.bfq.*: see cgroupview), v2 io.stat rios
+//	                     blkio.bfq.*: see hostcgroup), v2 io.stat rios
 //	3 sectors read     = (io_service_bytes_recursive Read | rbytes) / 512
 //	5 writes completed = io_serviced Write | wios
 //	7 sectors written  = (io_service_bytes Write | wbytes) / 512
@@ -36,7 +36,7 @@ import (
 // lxcfs reads the CFQ-era blkio.io_*_recursive files, missing since Linux
 // 5.0, and so shows the host's file on current kernels and on every v2
 // host.
-func Diskstats(dst, host []byte, io *cgroupview.IO) []byte {
+func Diskstats(dst, host []byte, io *hostcgroup.IO) []byte {
 	if io == nil {
 		return append(dst, host...)
 	}
@@ -59,10 +59,10 @@ func Diskstats(dst, host []byte, io *cgroupview.IO) []byte {
 		if nameEnd == nameStart {
 			continue
 		}
-		dev := cgroupview.Dev{Major: uint32(maj), Minor: uint32(min)}
+		dev := hostcgroup.Dev{Major: uint32(maj), Minor: uint32(min)}
 		c := io.Devices[dev]
 		if io.Tasks != nil && slices.Contains(io.Tasks.Devices, dev) {
-			c = cgroupview.IOCounters{ReadBytes: io.Tasks.ReadBytes, WriteBytes: io.Tasks.WriteBytes}
+			c = hostcgroup.IOCounters{ReadBytes: io.Tasks.ReadBytes, WriteBytes: io.Tasks.WriteBytes}
 		}
 		nfields := 0
 		for k := nameEnd; ; {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // hostDiskstats20 is a Linux 5.5+ /proc/diskstats (20 fields after the
@@ -20,7 +20,7 @@ const hostDiskstats17 = `   8       0 sda 9000 100 800000 5000 7000 200 600000 9
 `
 
 func TestDiskstats(t *testing.T) {
-	io := &cgroupview.IO{Devices: map[cgroupview.Dev]cgroupview.IOCounters{
+	io := &hostcgroup.IO{Devices: map[hostcgroup.Dev]hostcgroup.IOCounters{
 		{Major: 8, Minor: 0}:   {ReadIOs: 10, WriteIOs: 20, DiscardIOs: 2, ReadBytes: 40960, WriteBytes: 1048576, DiscardBytes: 8192},
 		{Major: 259, Minor: 0}: {WriteIOs: 1, WriteBytes: 4096},
 		{Major: 7, Minor: 0}:   {},           // listed, never used: zeros
@@ -67,13 +67,13 @@ func TestDiskstats(t *testing.T) {
 		"   8       0 sda 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n" +
 		"   8       1 sda1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n" +
 		" 259       0 nvme0n1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
-	if got := string(Diskstats(nil, []byte(hostDiskstats20), &cgroupview.IO{})); got != zeros {
+	if got := string(Diskstats(nil, []byte(hostDiskstats20), &hostcgroup.IO{})); got != zeros {
 		t.Errorf("no devices: got\n%s\nwant\n%s", got, zeros)
 	}
 	// Per-task accounting: sectors on the root's partition and its disk,
 	// no request counts.
-	tasks := &cgroupview.IO{Tasks: &cgroupview.TaskIO{ReadBytes: 4096, WriteBytes: 1 << 20,
-		Devices: []cgroupview.Dev{{Major: 8, Minor: 1}, {Major: 8, Minor: 0}}}}
+	tasks := &hostcgroup.IO{Tasks: &hostcgroup.TaskIO{ReadBytes: 4096, WriteBytes: 1 << 20,
+		Devices: []hostcgroup.Dev{{Major: 8, Minor: 1}, {Major: 8, Minor: 0}}}}
 	want := "   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n" +
 		"   8       0 sda 0 0 8 0 0 0 2048 0 0 0 0 0 0 0 0 0 0\n" +
 		"   8       1 sda1 0 0 8 0 0 0 2048 0 0 0 0 0 0 0 0 0 0\n" +
@@ -121,7 +121,7 @@ func TestStatTimes(t *testing.T) {
 	host := "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 5 0 5 50 0 0 0 0 0 0\ncpu1 5 0 5 50 0 0 0 0 0 0\nintr 1\n"
 	in := StatInput{
 		View:  CPUView{Host: []int{1}, Renumber: true},
-		Usage: &cgroupview.CPUUsage{UserNanos: 1e9},
+		Usage: &hostcgroup.CPUUsage{UserNanos: 1e9},
 		Times: []CPUTimes{{User: 7, System: 3, Idle: 40}},
 	}
 	want := "cpu  7 0 3 40 0 0 0 0 0 0\ncpu0 7 0 3 40 0 0 0 0 0 0\nintr 1\n"
@@ -134,7 +134,7 @@ func FuzzDiskstats(f *testing.F) {
 	f.Add([]byte(hostDiskstats20), uint32(8), uint32(0))
 	f.Add([]byte(hostDiskstats17), uint32(259), uint32(0))
 	f.Fuzz(func(t *testing.T, host []byte, maj, min uint32) {
-		io := &cgroupview.IO{Devices: map[cgroupview.Dev]cgroupview.IOCounters{{Major: maj, Minor: min}: {ReadIOs: 1, WriteBytes: 1 << 40}}}
+		io := &hostcgroup.IO{Devices: map[hostcgroup.Dev]hostcgroup.IOCounters{{Major: maj, Minor: min}: {ReadIOs: 1, WriteBytes: 1 << 40}}}
 		Diskstats(nil, host, io)
 	})
 }

@@ -6,9 +6,9 @@
 // # What it owns
 //
 // The step from values to bytes, and nothing else. Reading host files, cgroup
-// files and the caller's identity happens before (package cgroupview and the
+// files and the caller's identity happens before (package hostcgroup and the
 // daemon's content layer); serving the bytes happens after (package fs). The
-// inputs are the host's own file, a version-neutral cgroupview value (v1 and
+// inputs are the host's own file, a version-neutral hostcgroup value (v1 and
 // v2 file names never appear here) and Options; the contract types are in
 // api.go.
 //
@@ -25,7 +25,7 @@
 //     unknown lines survive, and with no limit a file equals the host's where
 //     the formulas allow (cpuinfo, stat, online, swaps; meminfo keeps MemTotal
 //     but shows the container's usage).
-//   - Missing input means the host's value: a nil *cgroupview.Memory gives
+//   - Missing input means the host's value: a nil *hostcgroup.Memory gives
 //     the host's meminfo and swaps, a nil CPU the host's online CPUs, a nil
 //     usage the host's CPU times.
 //   - Host input is never trusted: lengths are checked, numbers are parsed
@@ -54,7 +54,7 @@
 //     processors" is the container's count.
 //   - stat: v2 shows the container's CPU time spread over its CPUs (lxcfs 7.0
 //     shows host times); under --enable-cfs the per-CPU lines come from
-//     package cpuview's history (monotonic, idle never going down; lxcfs's
+//     package cputimes's history (monotonic, idle never going down; lxcfs's
 //     first read is zeros and its idle can go down); ns to ticks is exact
 //     integer arithmetic. With nothing to change the host's file, aggregate
 //     included, is returned.

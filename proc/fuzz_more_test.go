@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // Fuzz targets for the renderers FuzzMeminfo and friends leave out: swaps
@@ -17,8 +17,8 @@ func FuzzSwaps(f *testing.F) {
 	f.Add([]byte(""), []byte("SwapTotal: x kB\n"), uint64(0), uint64(1<<63), 0)
 	f.Add([]byte("Filename"), []byte("SwapTotal:99999999999999999999 kB"), uint64(1<<62), uint64(0), -1)
 	f.Fuzz(func(t *testing.T, swaps, meminfo []byte, limit, usage uint64, swappiness int) {
-		mem := &cgroupview.Memory{Limit: cgroupview.Bytes(limit), UsageBytes: usage, Swappiness: swappiness,
-			Swap: &cgroupview.Swap{Limit: cgroupview.Bytes(limit / 2), UsageBytes: usage}}
+		mem := &hostcgroup.Memory{Limit: hostcgroup.Bytes(limit), UsageBytes: usage, Swappiness: swappiness,
+			Swap: &hostcgroup.Swap{Limit: hostcgroup.Bytes(limit / 2), UsageBytes: usage}}
 		got := Swaps(nil, swaps, meminfo, mem, Options{})
 		lines := strings.Split(strings.TrimSuffix(string(got), "\n"), "\n")
 		if len(lines) > 2 || !strings.HasPrefix(lines[0], "Filename") {
@@ -47,12 +47,12 @@ func FuzzCPUList(f *testing.F) {
 	f.Add("", "5-7", 0.5, true)
 	f.Add("0-255", "0-255", 1e300, true)
 	f.Fuzz(func(t *testing.T, online, cpus string, quota float64, cfs bool) {
-		host, err1 := cgroupview.ParseCPUSet(online)
-		set, err2 := cgroupview.ParseCPUSet(cpus)
+		host, err1 := hostcgroup.ParseCPUSet(online)
+		set, err2 := hostcgroup.ParseCPUSet(cpus)
 		if err1 != nil || err2 != nil || host.Count() > 1024 || set.Count() > 1024 {
 			return
 		}
-		v := NewCPUView(&cgroupview.CPU{CPUs: set, QuotaCPUs: quota}, host, Options{CFS: cfs})
+		v := NewCPUView(&hostcgroup.CPU{CPUs: set, QuotaCPUs: quota}, host, Options{CFS: cfs})
 		for i := 1; i < len(v.Host); i++ {
 			if v.Host[i] <= v.Host[i-1] {
 				t.Fatalf("view %v not ascending", v.Host)
@@ -65,7 +65,7 @@ func FuzzCPUList(f *testing.F) {
 		if len(v.Host) == 0 {
 			return
 		}
-		back, err := cgroupview.ParseCPUSet(string(out))
+		back, err := hostcgroup.ParseCPUSet(string(out))
 		if err != nil || back.Count() != len(v.Host) {
 			t.Fatalf("CPUList %q of %v: %v", out, v.Host, err)
 		}

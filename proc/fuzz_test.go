@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // The fuzz targets feed arbitrary host files to the renderers: they must not
@@ -16,17 +16,17 @@ func FuzzMeminfo(f *testing.F) {
 	f.Add(fixture(f, "odd-garbage", "proc/meminfo"), uint64(0), true, uint64(1<<40), uint64(0), uint64(0), 0, false)
 	f.Add([]byte("MemTotal: 1\nSwapTotal: 1\nMemFree"), uint64(1), false, uint64(1<<62), uint64(1<<62), uint64(1<<63), -1, true)
 	f.Fuzz(func(t *testing.T, host []byte, limit uint64, unlimited bool, usage, swapLimit, swapUsage uint64, swappiness int, swap bool) {
-		mem := &cgroupview.Memory{
-			Limit:      cgroupview.Limit{Value: limit, Unlimited: unlimited},
+		mem := &hostcgroup.Memory{
+			Limit:      hostcgroup.Limit{Value: limit, Unlimited: unlimited},
 			UsageBytes: usage,
 			Swappiness: swappiness,
-			Stat: cgroupview.MemoryStat{
+			Stat: hostcgroup.MemoryStat{
 				ActiveFileBytes: usage, InactiveFileBytes: limit, HasSlab: true, SlabReclaimableBytes: swapUsage,
 				ActiveAnonBytes: swapLimit, ShmemBytes: usage,
 			},
 		}
 		if swap {
-			mem.Swap = &cgroupview.Swap{Limit: cgroupview.Bytes(swapLimit), UsageBytes: swapUsage}
+			mem.Swap = &hostcgroup.Swap{Limit: hostcgroup.Bytes(swapLimit), UsageBytes: swapUsage}
 		}
 		got := Meminfo(nil, host, mem, Options{})
 		if n, m := bytes.Count(got, []byte("\n")), bytes.Count(host, []byte("\n")); n != m && n != m+1 {
@@ -52,7 +52,7 @@ func FuzzStat(f *testing.F) {
 	f.Add(fixture(f, "odd-garbage", "proc/stat"), "0-3", uint8(2), true)
 	f.Add([]byte("cpu\ncpu0\ncpu1 1 2 3 4\ncpu99999999999999999999 1\n"), "0-1", uint8(0), true)
 	f.Fuzz(func(t *testing.T, host []byte, set string, usageKind uint8, renumber bool) {
-		s, err := cgroupview.ParseCPUSet(set)
+		s, err := hostcgroup.ParseCPUSet(set)
 		if err != nil || s.Count() > 256 {
 			return
 		}
@@ -60,9 +60,9 @@ func FuzzStat(f *testing.F) {
 			Boot: &Boot{ClockTicks: 100}}
 		switch usageKind % 3 {
 		case 1:
-			in.Usage = &cgroupview.CPUUsage{PerCPU: []cgroupview.CPUTime{{UserNanos: 1e9}, {SystemNanos: 1 << 63}, {}}}
+			in.Usage = &hostcgroup.CPUUsage{PerCPU: []hostcgroup.CPUTime{{UserNanos: 1e9}, {SystemNanos: 1 << 63}, {}}}
 		case 2:
-			in.Usage = &cgroupview.CPUUsage{UserNanos: 1 << 63, SystemNanos: 12345678901}
+			in.Usage = &hostcgroup.CPUUsage{UserNanos: 1 << 63, SystemNanos: 12345678901}
 		}
 		got := Stat(nil, host, in)
 		// Every line that is not a cpu line is the host's, in order.
@@ -93,7 +93,7 @@ func FuzzCPUInfo(f *testing.F) {
 	f.Add(fixture(f, "s390x", "proc/cpuinfo"), "1-2")
 	f.Add(fixture(f, "odd-garbage", "proc/cpuinfo"), "0")
 	f.Fuzz(func(t *testing.T, host []byte, set string) {
-		s, err := cgroupview.ParseCPUSet(set)
+		s, err := hostcgroup.ParseCPUSet(set)
 		if err != nil || s.Count() > 256 {
 			return
 		}
@@ -112,7 +112,7 @@ func FuzzUptime(f *testing.F) {
 	f.Add([]byte("1e308 1"), uint64(0), 0)
 	f.Add([]byte("99999999999999999999.99999999999999999999"), uint64(1<<63), -5)
 	f.Fuzz(func(t *testing.T, host []byte, start uint64, cpus int) {
-		in := UptimeInput{InitStartTicks: start, ClockTicks: 100, VisibleCPUs: cpus, Usage: &cgroupview.CPUUsage{UserNanos: start}}
+		in := UptimeInput{InitStartTicks: start, ClockTicks: 100, VisibleCPUs: cpus, Usage: &hostcgroup.CPUUsage{UserNanos: start}}
 		got := Uptime(nil, host, in)
 		if bytes.Equal(got, host) {
 			return

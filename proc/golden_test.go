@@ -12,14 +12,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden/*/want")
 
 // A golden scenario is a directory testdata/golden/<name>/ holding
 //
-//	scenario.json  the cgroup values (cgroupview types) and options
+//	scenario.json  the cgroup values (hostcgroup types) and options
 //	host/          a fixture root: host/proc/{meminfo,cpuinfo,stat,uptime,swaps,slabinfo}
 //	               and host/sys/devices/system/cpu/online, as the host shows them
 //	want/          the same paths as the container must see them
@@ -31,7 +31,7 @@ type scenario struct {
 	Options        Options              `json:"options"`
 	Memory         json.RawMessage      `json:"memory"`
 	CPU            *scenarioCPU         `json:"cpu"`
-	Usage          *cgroupview.CPUUsage `json:"usage"`
+	Usage          *hostcgroup.CPUUsage `json:"usage"`
 	ClockTicks     uint64               `json:"clock_ticks"`
 	InitStartTicks uint64               `json:"init_start_ticks"`
 	Slabinfo       *string              `json:"slabinfo"`
@@ -44,7 +44,7 @@ type scenarioCPU struct {
 
 // loadScenario reads scenario.json strictly, so that a misspelt field fails
 // the test rather than silently meaning zero.
-func loadScenario(t *testing.T, dir string) (sc scenario, mem *cgroupview.Memory, cpu *cgroupview.CPU) {
+func loadScenario(t *testing.T, dir string) (sc scenario, mem *hostcgroup.Memory, cpu *hostcgroup.CPU) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "scenario.json"))
 	if err != nil {
@@ -62,15 +62,15 @@ func loadScenario(t *testing.T, dir string) (sc scenario, mem *cgroupview.Memory
 	if len(sc.Memory) > 0 {
 		// Swappiness is -1 ("unknown") unless the scenario says otherwise:
 		// 0 would mean "never swap".
-		mem = &cgroupview.Memory{Swappiness: -1}
+		mem = &hostcgroup.Memory{Swappiness: -1}
 		strict(sc.Memory, mem)
 	}
 	if sc.CPU != nil {
-		set, err := cgroupview.ParseCPUSet(sc.CPU.CPUs)
+		set, err := hostcgroup.ParseCPUSet(sc.CPU.CPUs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cpu = &cgroupview.CPU{CPUs: set, QuotaCPUs: sc.CPU.QuotaCPUs}
+		cpu = &hostcgroup.CPU{CPUs: set, QuotaCPUs: sc.CPU.QuotaCPUs}
 	}
 	return sc, mem, cpu
 }
@@ -90,14 +90,14 @@ func readHost(t *testing.T, dir, rel string) ([]byte, bool) {
 
 // hostOnline parses the scenario's online file; like the daemon, an absent
 // or unusable one means CPU 0 alone.
-func hostOnline(t *testing.T, dir string) cgroupview.CPUSet {
+func hostOnline(t *testing.T, dir string) hostcgroup.CPUSet {
 	t.Helper()
 	if b, ok := readHost(t, dir, onlinePath); ok {
-		if set, err := cgroupview.ParseCPUSet(string(b)); err == nil && !set.IsEmpty() {
+		if set, err := hostcgroup.ParseCPUSet(string(b)); err == nil && !set.IsEmpty() {
 			return set
 		}
 	}
-	var set cgroupview.CPUSet
+	var set hostcgroup.CPUSet
 	set.Add(0)
 	return set
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // The invariant tests say why the bytes are right, over inputs drawn from a
@@ -84,25 +84,25 @@ func withValue(meminfo []byte, label string, kb uint64) []byte {
 	return out
 }
 
-func randLimit(r *rand.Rand, around uint64) cgroupview.Limit {
+func randLimit(r *rand.Rand, around uint64) hostcgroup.Limit {
 	if r.IntN(4) == 0 {
-		return cgroupview.NoLimit
+		return hostcgroup.NoLimit
 	}
-	return cgroupview.Bytes(r.Uint64N(2*around + 1))
+	return hostcgroup.Bytes(r.Uint64N(2*around + 1))
 }
 
-func randMemory(r *rand.Rand, hostKB uint64) *cgroupview.Memory {
+func randMemory(r *rand.Rand, hostKB uint64) *hostcgroup.Memory {
 	limit := randLimit(r, hostKB*1024)
 	scale := hostKB * 1024
 	if !limit.Unlimited {
 		scale = limit.Value
 	}
 	f := func() uint64 { return r.Uint64N(scale/2 + 1) }
-	m := &cgroupview.Memory{
+	m := &hostcgroup.Memory{
 		Limit:      limit,
 		UsageBytes: r.Uint64N(scale + scale/2 + 1),
 		Swappiness: []int{-1, 0, 60}[r.IntN(3)],
-		Stat: cgroupview.MemoryStat{
+		Stat: hostcgroup.MemoryStat{
 			CacheBytes: f(), RSSBytes: f(), AnonHugeBytes: f(), ShmemBytes: f(),
 			MappedBytes: f(), DirtyBytes: f(), WritebackBytes: f(),
 			ActiveAnonBytes: f(), InactiveAnonBytes: f(), ActiveFileBytes: f(),
@@ -115,7 +115,7 @@ func randMemory(r *rand.Rand, hostKB uint64) *cgroupview.Memory {
 		},
 	}
 	if r.IntN(5) != 0 {
-		m.Swap = &cgroupview.Swap{Limit: randLimit(r, 4<<30), UsageBytes: r.Uint64N(8 << 30)}
+		m.Swap = &hostcgroup.Swap{Limit: randLimit(r, 4<<30), UsageBytes: r.Uint64N(8 << 30)}
 	}
 	return m
 }
@@ -306,8 +306,8 @@ func join(v []uint64) string {
 	return strings.Join(s, " ")
 }
 
-func randSet(r *rand.Rand, n int, p float64) cgroupview.CPUSet {
-	var s cgroupview.CPUSet
+func randSet(r *rand.Rand, n int, p float64) hostcgroup.CPUSet {
+	var s hostcgroup.CPUSet
 	for i := range n {
 		if r.Float64() < p {
 			s.Add(i)
@@ -325,9 +325,9 @@ func TestCPUInvariants(t *testing.T) {
 		if online.IsEmpty() {
 			online.Add(r.IntN(possible))
 		}
-		var cpu *cgroupview.CPU
+		var cpu *hostcgroup.CPU
 		if r.IntN(5) != 0 {
-			cpu = &cgroupview.CPU{CPUs: randSet(r, possible+2, r.Float64())}
+			cpu = &hostcgroup.CPU{CPUs: randSet(r, possible+2, r.Float64())}
 			if r.IntN(2) == 0 {
 				cpu.QuotaCPUs = r.Float64() * float64(possible+2)
 			}
@@ -364,7 +364,7 @@ func TestCPUInvariants(t *testing.T) {
 
 		// online agrees with the view.
 		list := strings.TrimSuffix(string(CPUList(nil, v)), "\n")
-		set, err := cgroupview.ParseCPUSet(list)
+		set, err := hostcgroup.ParseCPUSet(list)
 		check(err == nil, "online %q: %v", list, err)
 		if v.Renumber {
 			check(cmp.Equal(set.CPUs(), seq(len(v.Host))), "renumbered online %q for %d CPUs", list, len(v.Host))
@@ -383,15 +383,15 @@ func TestCPUInvariants(t *testing.T) {
 		}
 
 		// stat.
-		var usage *cgroupview.CPUUsage
+		var usage *hostcgroup.CPUUsage
 		switch r.IntN(3) {
 		case 1: // v1: per CPU
-			usage = &cgroupview.CPUUsage{PerCPU: make([]cgroupview.CPUTime, possible)}
+			usage = &hostcgroup.CPUUsage{PerCPU: make([]hostcgroup.CPUTime, possible)}
 			for j := range usage.PerCPU {
-				usage.PerCPU[j] = cgroupview.CPUTime{UserNanos: r.Uint64N(1 << 44), SystemNanos: r.Uint64N(1 << 44)}
+				usage.PerCPU[j] = hostcgroup.CPUTime{UserNanos: r.Uint64N(1 << 44), SystemNanos: r.Uint64N(1 << 44)}
 			}
 		case 2: // v2: totals
-			usage = &cgroupview.CPUUsage{UserNanos: r.Uint64N(1 << 50), SystemNanos: r.Uint64N(1 << 50)}
+			usage = &hostcgroup.CPUUsage{UserNanos: r.Uint64N(1 << 50), SystemNanos: r.Uint64N(1 << 50)}
 		}
 		ticks := []uint64{0, 100, 250, 1000}[r.IntN(4)]
 		got := Stat(nil, hostStat, StatInput{View: v, Usage: usage, ClockTicks: ticks})
@@ -428,7 +428,7 @@ func ticksOf(ns, ct uint64) uint64 {
 	return nsToTicks(ns, ct)
 }
 
-func checkStat(t *testing.T, desc string, host, got []byte, v CPUView, usage *cgroupview.CPUUsage, ct uint64, rows map[int][10]uint64) {
+func checkStat(t *testing.T, desc string, host, got []byte, v CPUView, usage *hostcgroup.CPUUsage, ct uint64, rows map[int][10]uint64) {
 	t.Helper()
 	check := func(ok bool, format string, args ...any) {
 		t.Helper()
@@ -517,12 +517,12 @@ func TestNoLimitIsHost(t *testing.T) {
 	cpuinfo := fixture(t, sc, "proc/cpuinfo")
 	stat := fixture(t, sc, "proc/stat")
 	swaps := fixture(t, sc, "proc/swaps")
-	online, err := cgroupview.ParseCPUSet(string(fixture(t, sc, onlinePath)))
+	online, err := hostcgroup.ParseCPUSet(string(fixture(t, sc, onlinePath)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := NewCPUView(&cgroupview.CPU{CPUs: online}, online, Options{})
-	noLimit := &cgroupview.Memory{Limit: cgroupview.NoLimit, Swappiness: 60, Swap: &cgroupview.Swap{Limit: cgroupview.NoLimit}}
+	v := NewCPUView(&hostcgroup.CPU{CPUs: online}, online, Options{})
+	noLimit := &hostcgroup.Memory{Limit: hostcgroup.NoLimit, Swappiness: 60, Swap: &hostcgroup.Swap{Limit: hostcgroup.NoLimit}}
 	for _, tc := range []struct {
 		name      string
 		got, host []byte
@@ -543,7 +543,7 @@ func TestNoLimitIsHost(t *testing.T) {
 
 	// meminfo with no limit: MemTotal and the host-kept lines are the
 	// host's.
-	mem := &cgroupview.Memory{Limit: cgroupview.NoLimit, UsageBytes: 1 << 30, Swappiness: 60}
+	mem := &hostcgroup.Memory{Limit: hostcgroup.NoLimit, UsageBytes: 1 << 30, Swappiness: 60}
 	got := strings.SplitAfter(string(Meminfo(nil, meminfo, mem, Options{})), "\n")
 	for i, hl := range strings.SplitAfter(string(meminfo), "\n") {
 		label, _, _ := strings.Cut(hl, ":")
@@ -583,7 +583,7 @@ func TestMeminfoLayout(t *testing.T) {
 	}
 }
 
-// TestMeminfoFixtureTrees: meminfo for the containers of cgroupview's v1,
+// TestMeminfoFixtureTrees: meminfo for the containers of hostcgroup's v1,
 // hybrid and v2 fixture trees (synthetic memory.stat values, not
 // physically consistent) keeps every invariant, and shows none of the
 // host's usage.
@@ -599,11 +599,11 @@ func TestMeminfoFixtureTrees(t *testing.T) {
 		{"v2", []int{4000, 4100}},
 		{"no-limit", []int{6000}},
 	} {
-		root, err := filepath.Abs(filepath.Join("..", "cgroupview", "testdata", tc.tree))
+		root, err := filepath.Abs(filepath.Join("..", "hostcgroup", "testdata", tc.tree))
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := cgroupview.New(cgroupview.Options{ProcFS: filepath.Join(root, "proc"), MountPrefix: root})
+		v, err := hostcgroup.New(hostcgroup.Options{ProcFS: filepath.Join(root, "proc"), MountPrefix: root})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -612,7 +612,7 @@ func TestMeminfoFixtureTrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mem := v.Snapshot(cgs, cgroupview.WantMemory).Memory
+			mem := v.Snapshot(cgs, hostcgroup.WantMemory).Memory
 			if mem == nil {
 				t.Fatalf("%s pid %d: no memory view", tc.tree, pid)
 			}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // Host files the kernel would never write (binary garbage, negative and
@@ -14,17 +14,17 @@ import (
 // and never panics. The odd-* goldens cover hand-damaged whole files; this
 // table covers one bad line at a time.
 
-var limited = &cgroupview.Memory{Limit: cgroupview.Bytes(256 << 20), UsageBytes: 64 << 20, Swappiness: 60,
-	Swap: &cgroupview.Swap{Limit: cgroupview.Bytes(128 << 20), UsageBytes: 1 << 20}}
+var limited = &hostcgroup.Memory{Limit: hostcgroup.Bytes(256 << 20), UsageBytes: 64 << 20, Swappiness: 60,
+	Swap: &hostcgroup.Swap{Limit: hostcgroup.Bytes(128 << 20), UsageBytes: 1 << 20}}
 
 func TestMalformedMeminfo(t *testing.T) {
 	for _, c := range []struct {
 		name, host string
-		mem        *cgroupview.Memory
+		mem        *hostcgroup.Memory
 		want       []string // substrings of the output
 		same       bool     // output == host
 	}{
-		{"negative MemTotal, no limit: host file as is", "MemTotal: -5 kB\nMemFree: 1 kB\n", &cgroupview.Memory{Limit: cgroupview.NoLimit}, nil, true},
+		{"negative MemTotal, no limit: host file as is", "MemTotal: -5 kB\nMemFree: 1 kB\n", &hostcgroup.Memory{Limit: hostcgroup.NoLimit}, nil, true},
 		{"negative MemTotal, a limit: the limit", "MemTotal: -5 kB\nMemFree: 1 kB\n", limited, []string{"MemTotal:         262144 kB\n", "MemFree:          196608 kB\n"}, false},
 		{"huge MemTotal caps nothing", "MemTotal: 99999999999999999999999 kB\n", limited, []string{"MemTotal:         262144 kB\n"}, false},
 		{"max as a value", "MemTotal: max kB\nSwapTotal: max kB\n", limited, []string{"MemTotal:         262144 kB\n", "SwapTotal:             0 kB\n"}, false},

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"math/bits"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // Meminfo appends the container's /proc/meminfo to dst, using the host's
@@ -17,7 +17,7 @@ import (
 // Values are kB, bytes/1024 truncated. "limit" is min(memory limit) over the
 // cgroup and its ancestors (v1 memory.limit_in_bytes, v2 memory.max),
 // "usage" is v1 memory.usage_in_bytes or v2 memory.current, and the other
-// names are memory.stat keys (v1 total_*, v2 plain; see cgroupview.MemoryStat).
+// names are memory.stat keys (v1 total_*, v2 plain; see hostcgroup.MemoryStat).
 // "capped" means at most MemTotal: a cgroup counter read a moment after the
 // limit can exceed it, a container's memory cannot.
 //
@@ -87,7 +87,7 @@ import (
 //   - lxcfs copies the host's Mlocked, KReclaimable, KernelStack,
 //     PageTables, CommitLimit, Committed_AS, Vmalloc*, Percpu, FileHugePages,
 //     Cma*, DirectMap* and the rest; here each follows the rules above.
-func Meminfo(dst, host []byte, mem *cgroupview.Memory, opt Options) []byte {
+func Meminfo(dst, host []byte, mem *hostcgroup.Memory, opt Options) []byte {
 	if mem == nil {
 		return append(dst, host...)
 	}
@@ -128,7 +128,7 @@ func Meminfo(dst, host []byte, mem *cgroupview.Memory, opt Options) []byte {
 // alone on v1 and v2 (5.0.3 adds the memory limit on both); without a swap
 // limit the size is the host's SwapTotal and the use is the container's (5.0.3
 // prints the host's SwapFree in the Used column).
-func Swaps(dst, hostSwaps, hostMeminfo []byte, mem *cgroupview.Memory, opt Options) []byte {
+func Swaps(dst, hostSwaps, hostMeminfo []byte, mem *hostcgroup.Memory, opt Options) []byte {
 	if mem == nil {
 		return append(dst, hostSwaps...)
 	}
@@ -239,13 +239,13 @@ type memView struct {
 	totalKB, freeKB, availKB uint64
 	swapTotalKB, swapFreeKB  uint64
 	zswap                    bool
-	st                       *cgroupview.MemoryStat
+	st                       *hostcgroup.MemoryStat
 	h                        hostMem
 }
 
 // newMemView computes the values that need the host's totals. ok is false
 // when MemTotal cannot be known: no limit and no usable host MemTotal.
-func newMemView(h hostMem, mem *cgroupview.Memory, opt Options) (memView, bool) {
+func newMemView(h hostMem, mem *hostcgroup.Memory, opt Options) (memView, bool) {
 	v := memView{st: &mem.Stat, zswap: mem.Stat.HasZswap && !opt.ZswapOff, h: h}
 	switch {
 	case !mem.Limit.Unlimited && h.hasTotal:
@@ -269,7 +269,7 @@ func newMemView(h hostMem, mem *cgroupview.Memory, opt Options) (memView, bool) 
 }
 
 // swapKB returns the container's swap size and use in kB, the same for
-// meminfo and swaps. The swap limit is swap alone on v1 and v2 (cgroupview
+// meminfo and swaps. The swap limit is swap alone on v1 and v2 (hostcgroup
 // derives the v1 share from memsw); it is min(swap limit, host SwapTotal),
 // the host's SwapTotal when unlimited, and 0 with opt.SwapOff or without swap
 // accounting. Use is clamped to the size. A swappiness of 0 (v1 only) means
@@ -277,7 +277,7 @@ func newMemView(h hostMem, mem *cgroupview.Memory, opt Options) (memView, bool) 
 //
 // lxcfs differs on v1, where SwapTotal is the memsw (memory+swap) limit
 // clamped to the host's SwapTotal.
-func swapKB(mem *cgroupview.Memory, opt Options, h hostMem) (total, used uint64) {
+func swapKB(mem *hostcgroup.Memory, opt Options, h hostMem) (total, used uint64) {
 	if opt.SwapOff || mem.Swap == nil {
 		return 0, 0
 	}

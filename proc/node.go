@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // The /sys/devices/system/node view (beyond lxcfs): numactl --hardware,
@@ -16,7 +16,7 @@ import (
 // NodeViewCPUs are the CPUs of a NUMA node that the container sees, by the
 // numbers it sees them under (0..n-1 when v.Renumber): the node's host CPUs
 // (its cpulist) that are in v.Host. Ascending.
-func NodeViewCPUs(node cgroupview.CPUSet, v CPUView) []int {
+func NodeViewCPUs(node hostcgroup.CPUSet, v CPUView) []int {
 	var out []int
 	for i, c := range v.Host {
 		if node.Contains(c) {
@@ -38,7 +38,7 @@ func NodeList(dst, host []byte, visible []int) []byte {
 	var keep []int
 	if len(bytes.TrimSpace(host)) == 0 {
 		// An empty host list (has_generic_initiator on most hosts).
-	} else if set, err := cgroupview.ParseCPUSet(string(bytes.TrimSpace(host))); err == nil {
+	} else if set, err := hostcgroup.ParseCPUSet(string(bytes.TrimSpace(host))); err == nil {
 		for _, n := range visible {
 			if set.Contains(n) {
 				keep = append(keep, n)
@@ -47,13 +47,13 @@ func NodeList(dst, host []byte, visible []int) []byte {
 	} else {
 		keep = visible
 	}
-	dst = cgroupview.AppendCPUList(dst, keep)
+	dst = hostcgroup.AppendCPUList(dst, keep)
 	return append(dst, '\n')
 }
 
 // NodeCPUList appends nodeN/cpulist: cpus in the kernel's list format.
 func NodeCPUList(dst []byte, cpus []int) []byte {
-	dst = cgroupview.AppendCPUList(dst, cpus)
+	dst = hostcgroup.AppendCPUList(dst, cpus)
 	return append(dst, '\n')
 }
 

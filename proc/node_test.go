@@ -3,12 +3,12 @@ package proc
 import (
 	"testing"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 func TestNodeFiles(t *testing.T) {
-	set := func(s string) cgroupview.CPUSet {
-		c, err := cgroupview.ParseCPUSet(s)
+	set := func(s string) hostcgroup.CPUSet {
+		c, err := hostcgroup.ParseCPUSet(s)
 		if err != nil {
 			t.Fatal(err)
 		}

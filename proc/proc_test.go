@@ -8,12 +8,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
-func cpus(t *testing.T, s string) cgroupview.CPUSet {
+func cpus(t *testing.T, s string) hostcgroup.CPUSet {
 	t.Helper()
-	set, err := cgroupview.ParseCPUSet(s)
+	set, err := hostcgroup.ParseCPUSet(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,9 +50,9 @@ func TestNewCPUView(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var cpu *cgroupview.CPU
+			var cpu *hostcgroup.CPU
 			if tc.cpuset != "-" {
-				cpu = &cgroupview.CPU{CPUs: cpus(t, tc.cpuset), QuotaCPUs: tc.quota}
+				cpu = &hostcgroup.CPU{CPUs: cpus(t, tc.cpuset), QuotaCPUs: tc.quota}
 			}
 			got := NewCPUView(cpu, cpus(t, tc.online), tc.opt)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -106,7 +106,7 @@ func TestNsToTicks(t *testing.T) {
 
 func TestUptime(t *testing.T) {
 	t.Parallel()
-	usage := &cgroupview.CPUUsage{UserNanos: 1_500_000_000, SystemNanos: 500_000_000}
+	usage := &hostcgroup.CPUUsage{UserNanos: 1_500_000_000, SystemNanos: 500_000_000}
 	for _, tc := range []struct {
 		name string
 		host string
@@ -116,7 +116,7 @@ func TestUptime(t *testing.T) {
 		{"kernel format", "209.66 383.86\n", UptimeInput{InitStartTicks: 9966, ClockTicks: 100, VisibleCPUs: 2, Usage: usage}, "110.00 218.00\n"},
 		{"no usage", "209.66 383.86\n", UptimeInput{InitStartTicks: 9966, ClockTicks: 100, VisibleCPUs: 1}, "110.00 110.00\n"},
 		{"host init", "209.66 383.86\n", UptimeInput{ClockTicks: 100, VisibleCPUs: 1}, "209.66 209.66\n"},
-		{"usage above age x cpus", "10.00 5.00\n", UptimeInput{ClockTicks: 100, VisibleCPUs: 1, Usage: &cgroupview.CPUUsage{UserNanos: 20e9}}, "10.00 0.00\n"},
+		{"usage above age x cpus", "10.00 5.00\n", UptimeInput{ClockTicks: 100, VisibleCPUs: 1, Usage: &hostcgroup.CPUUsage{UserNanos: 20e9}}, "10.00 0.00\n"},
 		{"init started after the host's uptime", "10.00 5.00\n", UptimeInput{InitStartTicks: 5000, ClockTicks: 100, VisibleCPUs: 1}, "0.00 0.00\n"},
 		{"zero clock ticks means 100", "10.00 5.00\n", UptimeInput{InitStartTicks: 500, VisibleCPUs: 1}, "5.00 5.00\n"},
 		{"zero visible CPUs counts one", "10.00 5.00\n", UptimeInput{ClockTicks: 100}, "10.00 10.00\n"},
@@ -149,7 +149,7 @@ func TestStatSpreadWithEmptyView(t *testing.T) {
 	// An empty view shows every CPU of the host file, so v2 totals are
 	// spread over all of them.
 	host := "cpu  0 0 0 300 0 0 0 0 0 0\ncpu0 0 0 0 100 0 0 0 0 0 0\ncpu1 0 0 0 100 0 0 0 0 0 0\ncpu2 0 0 0 100 0 0 0 0 0 0\nctxt 1\n"
-	got := string(Stat(nil, []byte(host), StatInput{Usage: &cgroupview.CPUUsage{UserNanos: 50_000_000, SystemNanos: 10_000_000}, ClockTicks: 100}))
+	got := string(Stat(nil, []byte(host), StatInput{Usage: &hostcgroup.CPUUsage{UserNanos: 50_000_000, SystemNanos: 10_000_000}, ClockTicks: 100}))
 	want := "cpu  5 0 1 300 0 0 0 0 0 0\ncpu0 2 0 1 100 0 0 0 0 0 0\ncpu1 2 0 0 100 0 0 0 0 0 0\ncpu2 1 0 0 100 0 0 0 0 0 0\nctxt 1\n"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -161,7 +161,7 @@ func TestStatOddLines(t *testing.T) {
 	v := CPUView{Host: []int{0, 1}}
 	for _, tc := range []struct {
 		name, host, want string
-		usage            *cgroupview.CPUUsage
+		usage            *hostcgroup.CPUUsage
 	}{
 		{
 			name: "no cpu line at all",
@@ -179,7 +179,7 @@ func TestStatOddLines(t *testing.T) {
 		{
 			name:  "aggregate only, usage",
 			host:  "cpu  1 2 3 4 5 6 7 8 9 10\nctxt 2\n",
-			usage: &cgroupview.CPUUsage{},
+			usage: &hostcgroup.CPUUsage{},
 			want:  "cpu  1 2 3 4 5 6 7 8 9 10\nctxt 2\n",
 		},
 		{
@@ -200,19 +200,19 @@ func TestStatOddLines(t *testing.T) {
 		{
 			name:  "usage: host busier than the container is not",
 			host:  "cpu  1 0 0 5 0 0 0 0 0 0\ncpu0 1 0 0 5 0 0 0 0 0 0\n",
-			usage: &cgroupview.CPUUsage{PerCPU: []cgroupview.CPUTime{{UserNanos: 90_000_000}}},
+			usage: &hostcgroup.CPUUsage{PerCPU: []hostcgroup.CPUTime{{UserNanos: 90_000_000}}},
 			want:  "cpu  9 0 0 5 0 0 0 0 0 0\ncpu0 9 0 0 5 0 0 0 0 0 0\n",
 		},
 		{
 			name:  "usage: CPU beyond cpuacct's list used nothing",
 			host:  "cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 1 0 0 5 0 0 0 0 0 0\ncpu1 2 0 0 5 0 0 0 0 0 0\n",
-			usage: &cgroupview.CPUUsage{PerCPU: []cgroupview.CPUTime{{UserNanos: 10_000_000}}},
+			usage: &hostcgroup.CPUUsage{PerCPU: []hostcgroup.CPUTime{{UserNanos: 10_000_000}}},
 			want:  "cpu  1 0 0 12 0 0 0 0 0 0\ncpu0 1 0 0 5 0 0 0 0 0 0\ncpu1 0 0 0 7 0 0 0 0 0 0\n",
 		},
 		{
 			name:  "no trailing newline",
 			host:  "cpu  1 0 0 5 0 0 0 0 0 0\ncpu0 1 0 0 5 0 0 0 0 0 0",
-			usage: &cgroupview.CPUUsage{PerCPU: []cgroupview.CPUTime{{}}},
+			usage: &hostcgroup.CPUUsage{PerCPU: []hostcgroup.CPUTime{{}}},
 			want:  "cpu  0 0 0 6 0 0 0 0 0 0\ncpu0 0 0 0 6 0 0 0 0 0 0\n",
 		},
 		{
@@ -232,12 +232,12 @@ func TestStatOddLines(t *testing.T) {
 
 func TestMeminfoOdd(t *testing.T) {
 	t.Parallel()
-	limited := &cgroupview.Memory{Limit: cgroupview.Bytes(64 << 20), UsageBytes: 16 << 20, Swappiness: -1}
-	unlimited := &cgroupview.Memory{Limit: cgroupview.NoLimit, UsageBytes: 16 << 20, Swappiness: -1}
+	limited := &hostcgroup.Memory{Limit: hostcgroup.Bytes(64 << 20), UsageBytes: 16 << 20, Swappiness: -1}
+	unlimited := &hostcgroup.Memory{Limit: hostcgroup.NoLimit, UsageBytes: 16 << 20, Swappiness: -1}
 	for _, tc := range []struct {
 		name string
 		host string
-		mem  *cgroupview.Memory
+		mem  *hostcgroup.Memory
 		want string
 	}{
 		{"empty host", "", limited, ""},
@@ -245,7 +245,7 @@ func TestMeminfoOdd(t *testing.T) {
 		{"no MemTotal, limited", "MemFree: 5 kB\n", limited, "MemFree:           49152 kB\n"},
 		{"garbage MemTotal, unlimited: host copy", "MemTotal: x kB\nMemFree: 5 kB\n", unlimited, "MemTotal: x kB\nMemFree: 5 kB\n"},
 		{"limit above host", "MemTotal: 32768 kB\nMemFree: 5 kB\n", limited, "MemTotal:          32768 kB\nMemFree:           16384 kB\n"},
-		{"zero limit", "MemTotal: 32768 kB\nMemFree: 5 kB\nMemAvailable: 5 kB\n", &cgroupview.Memory{Limit: cgroupview.Bytes(0), Swappiness: -1}, "MemTotal:              0 kB\nMemFree:               0 kB\nMemAvailable:          0 kB\n"},
+		{"zero limit", "MemTotal: 32768 kB\nMemFree: 5 kB\nMemAvailable: 5 kB\n", &hostcgroup.Memory{Limit: hostcgroup.Bytes(0), Swappiness: -1}, "MemTotal:              0 kB\nMemFree:               0 kB\nMemAvailable:          0 kB\n"},
 		{"no trailing newline", "MemTotal: 32768 kB\nHugepagesize: 2048 kB", limited, "MemTotal:          32768 kB\nHugepagesize: 2048 kB"},
 		{"rewritten last line gets a newline", "Hugepagesize: 2048 kB\nMemTotal: 32768 kB", limited, "Hugepagesize: 2048 kB\nMemTotal:          32768 kB\n"},
 		{"an unknown kB line without a newline is 0", "MemTotal: 32768 kB\nNewThing: 5 kB", limited, "MemTotal:          32768 kB\nNewThing:              0 kB\n"},
@@ -261,7 +261,7 @@ func TestMeminfoOdd(t *testing.T) {
 
 func TestSwapsHeader(t *testing.T) {
 	t.Parallel()
-	mem := &cgroupview.Memory{Limit: cgroupview.NoLimit, Swappiness: 60, Swap: &cgroupview.Swap{Limit: cgroupview.Bytes(1 << 30), UsageBytes: 1 << 20}}
+	mem := &hostcgroup.Memory{Limit: hostcgroup.NoLimit, Swappiness: 60, Swap: &hostcgroup.Swap{Limit: hostcgroup.Bytes(1 << 30), UsageBytes: 1 << 20}}
 	meminfo := []byte("SwapTotal:       2097148 kB\n")
 	for _, tc := range []struct{ host, want string }{
 		{"Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/vda2 partition 2097148 0 -2\n", swapsHeader},

@@ -5,7 +5,7 @@ import (
 	"math/bits"
 	"strconv"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 // Stat appends the container's /proc/stat to dst (lxcfs's "path A"), using
@@ -51,7 +51,7 @@ import (
 // Where this differs from lxcfs 5.0.3:
 //   - v2 shows the container's CPU time (lxcfs 7.0 shows the host's times
 //     for the container's CPUs, having no cpuacct on v2).
-//   - Under --enable-cfs with in.Times (package cpuview's history), the
+//   - Under --enable-cfs with in.Times (package cputimes's history), the
 //     k-th visible CPU's line is Times[k]: the container's usage and the
 //     idle of its quota-sized share of the machine, kept per container so
 //     that every counter is monotonic. lxcfs 5.0.3/6.0's v1 "cpuview" shows
@@ -330,7 +330,7 @@ func nsToTicks(ns, ticksPerSec uint64) uint64 {
 // appendOtherStatLine copies a non-cpu line, replacing the task counts and
 // the boot time with the container's. A btime line that does not parse is
 // kept.
-func appendOtherStatLine(dst, line []byte, t *cgroupview.Tasks, boot *Boot) []byte {
+func appendOtherStatLine(dst, line []byte, t *hostcgroup.Tasks, boot *Boot) []byte {
 	if boot != nil && bytes.HasPrefix(line, []byte("btime ")) {
 		if v, end, ok := parseUint(line, skipBlanks(line, len("btime "))); ok && (end == len(line) || line[end] == '\n') {
 			dst = append(dst, "btime "...)

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupview"
+	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
 )
 
 func TestStatTasks(t *testing.T) {
@@ -13,7 +13,7 @@ func TestStatTasks(t *testing.T) {
 	if got := string(Stat(nil, []byte(host), in)); got != host {
 		t.Fatalf("without tasks the host file must pass through:\n%s", got)
 	}
-	in.Tasks = &cgroupview.Tasks{Total: 4, Running: 1, Blocked: 0}
+	in.Tasks = &hostcgroup.Tasks{Total: 4, Running: 1, Blocked: 0}
 	got := string(Stat(nil, []byte(host), in))
 	want := strings.Replace(strings.Replace(host, "procs_running 7", "procs_running 1", 1), "procs_blocked 3", "procs_blocked 0", 1)
 	if got != want {

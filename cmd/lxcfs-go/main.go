@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/lxcfs-go/lxcfs-go/cgroupfs"
+	"github.com/lxcfs-go/lxcfs-go/cgrouptree"
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/fs"
@@ -110,9 +110,9 @@ func serve(o *options, logger *slog.Logger) error {
 	// arrives while we shut down cannot kill us halfway.
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 
-	var cgTree *cgroupfs.Tree
+	var cgTree *cgrouptree.Tree
 	if !o.noCgroup {
-		cgTree, err = cgroupfs.New(cgroupfs.Options{
+		cgTree, err = cgrouptree.New(cgrouptree.Options{
 			Layout:       src.View().Layout(),
 			MountPrefix:  o.cgroupPrefix,
 			ProcFS:       o.procFS,

@@ -12,14 +12,14 @@ import (
 	"github.com/lxcfs-go/lxcfs-go/diag"
 )
 
-// fixtureHost builds a fake host root from the cgroupview fixture tree of
+// fixtureHost builds a fake host root from the hostcgroup fixture tree of
 // layout (v1, hybrid, v2, ...) plus the host /proc and /sys files of the
-// proc golden host x86-4cpu (4 CPUs, as the cgroupview trees assume), a
+// proc golden host x86-4cpu (4 CPUs, as the hostcgroup trees assume), a
 // stat file for each process and a /dev/fuse. It returns the root.
 func fixtureHost(t *testing.T, layout string) string {
 	t.Helper()
 	root := t.TempDir()
-	copyTree(t, filepath.Join("../../cgroupview/testdata", layout), root)
+	copyTree(t, filepath.Join("../../hostcgroup/testdata", layout), root)
 	copyTree(t, "../../proc/testdata/golden/cpuset-4cpu/host", root)
 	pids, _ := filepath.Glob(filepath.Join(root, "proc/[0-9]*"))
 	for _, p := range pids {

@@ -22,7 +22,7 @@ import (
 // namespaces that vanish under a reader, and odd read sizes. Each case has
 // its expected outcome, and after each the daemon must still be alive and
 // answer. Malformed cgroup and /proc files are covered by the unit tests
-// of cgroupview (the "broken" fixture tree, the fuzz targets) and proc
+// of hostcgroup (the "broken" fixture tree, the fuzz targets) and proc
 // (the odd-* goldens).
 
 // badHelperEnv makes the test binary a bad-input helper (see badHelper)
