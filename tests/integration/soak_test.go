@@ -65,7 +65,18 @@ func TestMetricsEndpoint(t *testing.T) {
 	cg.MemoryLimit(512 * MiB)
 	readAs(t, cg, d, meminfo, meminfo, stat)
 	c := unixClient(sock)
-	code, body, err := httpGet(c, "/healthz")
+	// The mount answers reads a moment before the daemon calls itself
+	// ready (its fd holder is still starting): wait for that, within
+	// reason for a loaded machine.
+	var code int
+	var body string
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		code, body, err = httpGet(c, "/healthz")
+		if (err == nil && code == 200) || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || code != 200 || body != "ok\n" {
 		t.Errorf("/healthz: %d %q %v", code, body, err)
 	}
