@@ -48,12 +48,10 @@ func hostCgroupNSMain(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "--from", "--exec":
 			if !hasValue {
-				if i+1 >= len(args) {
-					fmt.Fprintf(stderr, "lxcfs-go host-cgroupns: %s needs a value\n", name)
+				var ok bool
+				if value, ok = nextValue("host-cgroupns", name, args, &i, stderr); !ok {
 					return 2
 				}
-				i++
-				value = args[i]
 			}
 			if name == "--exec" {
 				program = value

@@ -60,12 +60,10 @@ func readyMain(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "--timeout", "--file":
 			if !hasValue {
-				if i+1 >= len(args) {
-					fmt.Fprintf(stderr, "lxcfs-go ready: %s needs a value\n", name)
+				var ok bool
+				if value, ok = nextValue("ready", name, args, &i, stderr); !ok {
 					return 2
 				}
-				i++
-				value = args[i]
 			}
 			if name == "--file" {
 				cfg.file = value

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 
@@ -26,4 +27,16 @@ var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"host-cgroupns": hostCgroupNSMain,
 	"ready":         readyMain,
 	"unmount":       unmountMain,
+}
+
+// nextValue takes the value of the option name of subcommand cmd from the
+// argument after args[*i] ("--timeout 5s"), moving *i on; it says so on
+// stderr and returns false when there is none.
+func nextValue(cmd, name string, args []string, i *int, stderr io.Writer) (string, bool) {
+	if *i+1 >= len(args) {
+		fmt.Fprintf(stderr, "lxcfs-go %s: %s needs a value\n", cmd, name)
+		return "", false
+	}
+	*i++
+	return args[*i], true
 }
