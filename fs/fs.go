@@ -68,6 +68,9 @@ type FS struct {
 	tree     *tree
 	start    time.Time
 	cg       *cgrouptree.Tree // nil: no cgroup/ tree
+	// contentBufs holds the content buffers of released handles (see
+	// contentBuf).
+	contentBufs chan []byte
 
 	nextFH  atomic.Uint64
 	fhEpoch uint64
@@ -99,6 +102,7 @@ func New(opts Options) *FS {
 		opts.SysFS = "/sys"
 	}
 	fs := &FS{
+		contentBufs:   make(chan []byte, 4*maxReaders),
 		RawFileSystem: fuse.NewDefaultRawFileSystem(),
 		src:           opts.Content,
 		sysCPU:        filepath.Join(opts.SysFS, "devices/system/cpu"),
@@ -358,7 +362,7 @@ func (fs *FS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.Re
 			pid = h.openPID // kernel-issued (async) reads carry no pid
 		}
 		if h.buf == nil {
-			h.buf = contentBuf()
+			h.buf = fs.contentBuf()
 		}
 		b, err := fs.render(h.buf[:0], h.node, pid)
 		if err != nil {
@@ -399,23 +403,21 @@ func (fs *FS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
 	closeCgroupHandle(h)
 	closePSIHandle(h)
 	fs.dropHandle(in.Fh)
-	releaseContent(h)
+	fs.releaseContent(h)
 }
-
-// contentBufs holds the content buffers of released handles. Nearly every
-// open is read once and closed, so the next open reuses a buffer instead of
-// growing one from nothing in each render. Opens in flight at once are
-// bounded by the readers, so a short list suffices.
-var contentBufs = make(chan []byte, 4*maxReaders)
 
 // maxPooledContent keeps unusually large contents (a cgroup file of a big
 // cgroup) off the list.
 const maxPooledContent = 64 << 10
 
-// contentBuf is an empty buffer for a handle's content, nil if none is free.
-func contentBuf() []byte {
+// contentBuf is an empty buffer for a handle's content, nil if none is
+// free. Nearly every open is read once and closed, so the next open reuses a
+// released handle's buffer instead of growing one from nothing in each
+// render. Opens in flight at once are bounded by the readers, so a short
+// list suffices.
+func (fs *FS) contentBuf() []byte {
 	select {
-	case b := <-contentBufs:
+	case b := <-fs.contentBufs:
 		return b
 	default:
 		return nil
@@ -425,7 +427,7 @@ func contentBuf() []byte {
 // releaseContent puts a released handle's content buffer on the list. The
 // kernel sends RELEASE only after every read of the handle was answered, and
 // readAt copies out of the buffer, so nothing refers to it any more.
-func releaseContent(h *handle) {
+func (fs *FS) releaseContent(h *handle) {
 	if h == nil {
 		return
 	}
@@ -437,7 +439,7 @@ func releaseContent(h *handle) {
 		return
 	}
 	select {
-	case contentBufs <- b[:0]:
+	case fs.contentBufs <- b[:0]:
 	default:
 	}
 }

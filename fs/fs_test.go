@@ -453,20 +453,19 @@ func TestEntryLifetimes(t *testing.T) {
 // A released handle's content buffer serves the next open, emptied; one
 // larger than maxPooledContent is dropped.
 func TestContentBuffersReused(t *testing.T) {
-	for len(contentBufs) > 0 {
-		<-contentBufs
-	}
+	t.Parallel()
+	fs := &FS{contentBufs: make(chan []byte, 4)}
 	h := &handle{buf: make([]byte, 100, 4096), valid: true}
-	releaseContent(h)
+	fs.releaseContent(h)
 	if h.buf != nil || h.valid {
 		t.Fatalf("released handle keeps its content: %d bytes, valid %v", len(h.buf), h.valid)
 	}
-	if b := contentBuf(); len(b) != 0 || cap(b) != 4096 {
+	if b := fs.contentBuf(); len(b) != 0 || cap(b) != 4096 {
 		t.Fatalf("next buffer: len %d cap %d, want the released one, empty", len(b), cap(b))
 	}
-	releaseContent(&handle{buf: make([]byte, 0, maxPooledContent+1)})
-	releaseContent(nil)
-	if b := contentBuf(); b != nil {
+	fs.releaseContent(&handle{buf: make([]byte, 0, maxPooledContent+1)})
+	fs.releaseContent(nil)
+	if b := fs.contentBuf(); b != nil {
 		t.Fatalf("an oversized buffer was kept (cap %d)", cap(b))
 	}
 }

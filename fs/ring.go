@@ -655,9 +655,8 @@ func (s *Server) ringClassicLoop() {
 	defer s.wg.Done()
 	defer s.running.Add(-1)
 	fd := int(s.dev.Fd())
-	bp := getReaderBuf()
-	defer putReaderBuf(bp)
-	buf, out := (*bp)[:MaxRead+4096], (*bp)[MaxRead+4096:]
+	buf, out, release := s.readerBuffers()
+	defer release()
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(s.wakeClassic), Events: unix.POLLIN}}
 	for !s.draining.Load() {
 		_, err := unix.Poll(fds, -1)

@@ -60,6 +60,7 @@ type Server struct {
 
 	endOnce sync.Once
 	ended   chan struct{}
+	bufs    chan *[]byte // readerBuffers
 	errMu   sync.Mutex
 	err     error
 }
@@ -142,6 +143,7 @@ func newServer(dir string, conn *os.File, fs fuse.RawFileSystem, opts ServerOpti
 		fs:    fs,
 		log:   opts.Logger,
 		ended: make(chan struct{}),
+		bufs:  make(chan *[]byte, maxReaders),
 		uring: opts.URing,
 		why:   opts.URingOffWhy,
 
@@ -286,26 +288,24 @@ func idleReaders() int32 { return int32(min(max(runtime.GOMAXPROCS(0), 2), 8)) }
 // maxReaders bounds the readers, waiting or handling: 8 on 2 CPUs.
 var maxReaders = 2*idleReaders() + 4
 
-// readerBufs keeps the request and reply buffers of readers that ended for
-// the next ones, at most one per possible reader: a sync.Pool would let the
-// collector drop them, and readers come and go with the load, so 264 KiB
-// buffers would be allocated again and again (the soak's Go heap doubled).
-var readerBufs = make(chan *[]byte, maxReaders)
-
-func getReaderBuf() *[]byte {
+// readerBuffers are a reader's request and reply buffers; release gives
+// them to the next reader. The server keeps those of readers that ended, at
+// most one pair per possible reader: a sync.Pool would let the collector
+// drop them, and readers come and go with the load, so 264 KiB buffers
+// would be allocated again and again (the soak's Go heap doubled).
+func (s *Server) readerBuffers() (in, out []byte, release func()) {
+	var b *[]byte
 	select {
-	case b := <-readerBufs:
-		return b
+	case b = <-s.bufs:
 	default:
-		b := make([]byte, 2*(MaxRead+4096))
-		return &b
+		buf := make([]byte, 2*(MaxRead+4096))
+		b = &buf
 	}
-}
-
-func putReaderBuf(b *[]byte) {
-	select {
-	case readerBufs <- b:
-	default:
+	return (*b)[:MaxRead+4096], (*b)[MaxRead+4096:], func() {
+		select {
+		case s.bufs <- b:
+		default:
+		}
 	}
 }
 
@@ -339,9 +339,8 @@ func (s *Server) loop() {
 	defer s.wg.Done()
 	defer s.running.Add(-1)
 	fd := int(s.dev.Fd())
-	bp := getReaderBuf()
-	defer putReaderBuf(bp)
-	buf, out := (*bp)[:MaxRead+4096], (*bp)[MaxRead+4096:]
+	buf, out, release := s.readerBuffers()
+	defer release()
 	for !s.draining.Load() {
 		s.waiting.Add(1)
 		n, err := unix.Read(fd, buf)

@@ -178,8 +178,8 @@ func ReadDaemon(dir string, mountinfo io.Reader) (Daemon, error) {
 	return d, nil
 }
 
-// hostSys is the host's sysfs; tests point it elsewhere.
-var hostSys = "/sys"
+// hostSys is the host's sysfs, where blockBinds finds the devices.
+const hostSys = "/sys"
 
 // blockBinds lists the daemon's block device stat files under dir, each
 // with its target: the real path of the host's device directory below sys,
