@@ -6,6 +6,7 @@ import (
 )
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, c, p string
 		want       Vis
@@ -46,6 +47,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestFileVisible(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		c, p string
 		want bool
@@ -67,6 +69,7 @@ func TestFileVisible(t *testing.T) {
 }
 
 func TestRelative(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		p, root, want string
 		ok            bool
@@ -87,6 +90,7 @@ func TestRelative(t *testing.T) {
 }
 
 func TestValidName(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]bool{
 		"memory.max": true, "a b": true, "": false, ".": false, "..": false,
 		"a/b": false, "a\x00": false, strings.Repeat("x", 255): true, strings.Repeat("x", 256): false,
@@ -99,6 +103,7 @@ func TestValidName(t *testing.T) {
 }
 
 func TestCommonAncestor(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ a, b, want string }{
 		{"/a/b", "/a/c", "/a"},
 		{"/a/b", "/a/b/c", "/a/b"},

@@ -24,6 +24,7 @@ func nsRootCreds() *Creds {
 }
 
 func TestMayAccess(t *testing.T) {
+	t.Parallel()
 	rootFile := File{Mode: 0o644, UID: 0, GID: 0}
 	rootDir := File{Mode: 0o755, UID: 0, GID: 0, Dir: true}
 	delegated := File{Mode: 0o644, UID: 100000, GID: 100000}
@@ -80,6 +81,7 @@ func TestMayAccess(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestMayChmodChown(t *testing.T) {
+	t.Parallel()
 	delegated := File{Mode: 0o644, UID: 100000, GID: 100000}
 	rootFile := File{Mode: 0o644}
 	for _, tc := range []struct {
@@ -114,6 +116,7 @@ func TestMayChmodChown(t *testing.T) {
 }
 
 func TestMayMoveV1(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		w    *Creds
@@ -141,6 +144,7 @@ func TestMayMoveV1(t *testing.T) {
 }
 
 func TestParseIDMap(t *testing.T) {
+	t.Parallel()
 	m, err := ParseIDMap([]byte("         0     100000      65536\n     65536          1          1\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +170,7 @@ func TestParseIDMap(t *testing.T) {
 }
 
 func TestParseStatus(t *testing.T) {
+	t.Parallel()
 	st, err := ParseStatus([]byte("Name:\tsh\nTgid:\t4242\nPid:\t4243\nUid:\t1000\t1001\t1002\t1003\nGid:\t5\t6\t7\t8\nGroups:\t5 27 \nNSpid:\t4243\t12\t1\nCapEff:\t0000000000000002\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +187,7 @@ func TestParseStatus(t *testing.T) {
 }
 
 func TestParsePids(t *testing.T) {
+	t.Parallel()
 	pids, err := ParsePids([]byte("1\n22\n333\n"))
 	if err != nil || !cmp.Equal(pids, []int{1, 22, 333}) {
 		t.Fatalf("ParsePids = %v, %v", pids, err)

@@ -12,6 +12,7 @@ import (
 const hostStat17 = "    9000      100   800000     5000     7000      200   600000     9000        0    12000    14000       50        0     4096       10      300       20\n"
 
 func TestBlockStat(t *testing.T) {
+	t.Parallel()
 	io := &hostcgroup.IO{Devices: map[hostcgroup.Dev]hostcgroup.IOCounters{
 		{Major: 8, Minor: 0}: {ReadIOs: 10, WriteIOs: 20, DiscardIOs: 2, ReadBytes: 40960, WriteBytes: 123456789 * 512, DiscardBytes: 8192},
 	}}
@@ -59,6 +60,7 @@ func TestBlockStat(t *testing.T) {
 }
 
 func TestParseDevNumber(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in       string
 		maj, min uint32

@@ -20,6 +20,7 @@ const hostDiskstats17 = `   8       0 sda 9000 100 800000 5000 7000 200 600000 9
 `
 
 func TestDiskstats(t *testing.T) {
+	t.Parallel()
 	io := &hostcgroup.IO{Devices: map[hostcgroup.Dev]hostcgroup.IOCounters{
 		{Major: 8, Minor: 0}:   {ReadIOs: 10, WriteIOs: 20, DiscardIOs: 2, ReadBytes: 40960, WriteBytes: 1048576, DiscardBytes: 8192},
 		{Major: 259, Minor: 0}: {WriteIOs: 1, WriteBytes: 4096},
@@ -86,6 +87,7 @@ func TestDiskstats(t *testing.T) {
 }
 
 func TestPressure(t *testing.T) {
+	t.Parallel()
 	host := []byte("some avg10=1.00 avg60=1.00 avg300=1.00 total=100\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
 	cg := []byte("some avg10=0.00 avg60=0.00 avg300=0.00 total=7\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=3\n")
 	if got := Pressure(nil, host, cg); string(got) != string(cg) {
@@ -97,6 +99,7 @@ func TestPressure(t *testing.T) {
 }
 
 func TestLoadavg(t *testing.T) {
+	t.Parallel()
 	host := []byte("0.50 0.40 0.30 2/300 12345\n")
 	if got := Loadavg(nil, host, nil); string(got) != string(host) {
 		t.Errorf("nil: %q", got)
@@ -118,6 +121,7 @@ func TestLoadavg(t *testing.T) {
 }
 
 func TestStatTimes(t *testing.T) {
+	t.Parallel()
 	host := "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 5 0 5 50 0 0 0 0 0 0\ncpu1 5 0 5 50 0 0 0 0 0 0\nintr 1\n"
 	in := StatInput{
 		View:  CPUView{Host: []int{1}, Renumber: true},

@@ -18,6 +18,7 @@ var limited = &hostcgroup.Memory{Limit: hostcgroup.Bytes(256 << 20), UsageBytes:
 	Swap: &hostcgroup.Swap{Limit: hostcgroup.Bytes(128 << 20), UsageBytes: 1 << 20}}
 
 func TestMalformedMeminfo(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, host string
 		mem        *hostcgroup.Memory
@@ -45,6 +46,7 @@ func TestMalformedMeminfo(t *testing.T) {
 }
 
 func TestMalformedUptimeAndStat(t *testing.T) {
+	t.Parallel()
 	for _, host := range []string{"-5.00 3.00\n", "1e9 1\n", "\x00\xff", "", "99999999999999999999999999999.5 1\n", "12.34"} {
 		got := Uptime(nil, []byte(host), UptimeInput{InitStartTicks: 100, ClockTicks: 100, VisibleCPUs: 2})
 		if strings.ContainsAny(string(got), "-e") && string(got) != host {
@@ -68,6 +70,7 @@ func TestMalformedUptimeAndStat(t *testing.T) {
 }
 
 func TestMalformedCPUInfo(t *testing.T) {
+	t.Parallel()
 	for _, host := range []string{
 		"processor\t: x\nmodel name\t: a\n\nprocessor\t: 1\n",
 		"processor\t: -1\n\nprocessor\t: 99999999999999999999\n",

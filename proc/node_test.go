@@ -7,6 +7,7 @@ import (
 )
 
 func TestNodeFiles(t *testing.T) {
+	t.Parallel()
 	set := func(s string) hostcgroup.CPUSet {
 		c, err := hostcgroup.ParseCPUSet(s)
 		if err != nil {
@@ -53,6 +54,7 @@ func TestNodeFiles(t *testing.T) {
 }
 
 func TestNodeMeminfo(t *testing.T) {
+	t.Parallel()
 	host := "Node 0 MemTotal:       24683772 kB\n" +
 		"Node 0 MemFree:        21416928 kB\n" +
 		"Node 0 MemUsed:         3266844 kB\n" +

@@ -8,6 +8,7 @@ import (
 )
 
 func TestStatTasks(t *testing.T) {
+	t.Parallel()
 	host := "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0 0 0\nintr 5\nctxt 9\nbtime 1\nprocesses 50\nprocs_running 7\nprocs_blocked 3\nsoftirq 1 2\n"
 	in := StatInput{View: CPUView{Host: []int{0}}, ClockTicks: 100}
 	if got := string(Stat(nil, []byte(host), in)); got != host {

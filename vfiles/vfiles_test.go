@@ -10,6 +10,7 @@ import (
 )
 
 func TestRowsAreATable(t *testing.T) {
+	t.Parallel()
 	seen := map[File]bool{}
 	paths := map[string]bool{}
 	nodes := map[uint64]string{}
@@ -53,6 +54,7 @@ func TestRowsAreATable(t *testing.T) {
 // TestNames: the hand-over state names files by String and `show --list`
 // prints them in key order; both outlive one binary.
 func TestNames(t *testing.T) {
+	t.Parallel()
 	var got []string
 	for _, f := range Files() {
 		got = append(got, f.String()+" "+f.MountPath())
@@ -77,6 +79,7 @@ func TestNames(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
+	t.Parallel()
 	for p, want := range map[string]File{
 		"proc/meminfo":                          Meminfo,
 		"proc/pressure/io":                      PressureIO,
@@ -102,6 +105,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestChildren(t *testing.T) {
+	t.Parallel()
 	for dir, want := range map[string][]string{
 		CPUDir:                   {"online", "possible", "present", "offline"},
 		CPUDir + "/cpu7":         {"online"},
@@ -117,6 +121,7 @@ func TestChildren(t *testing.T) {
 }
 
 func TestBinds(t *testing.T) {
+	t.Parallel()
 	want := []string{
 		"proc/cpuinfo", "proc/diskstats", "proc/loadavg", "proc/meminfo", "proc/slabinfo",
 		"proc/stat", "proc/swaps", "proc/uptime", "sys/devices/system/cpu",
@@ -138,6 +143,7 @@ func TestBinds(t *testing.T) {
 }
 
 func TestPressureAndSingleRecord(t *testing.T) {
+	t.Parallel()
 	for _, f := range Files() {
 		want := f == PressureCPU || f == PressureIO || f == PressureMemory
 		if f.Pressure() != want {
