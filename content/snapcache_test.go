@@ -13,28 +13,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lxcfs-go/lxcfs-go/hostcgroup"
+	"github.com/lxcfs-go/lxcfs-go/internal/fakeclock"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_000_000, 0)} }
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newFakeClock is a clock for the cache's lifetimes.
+func newFakeClock() *fakeclock.Clock { return fakeclock.New(time.Unix(1_000_000, 0)) }
 
 // fakeCgroups stands for the cgroup files: a memory limit per unified
 // path, and the reads made of them.
@@ -100,18 +84,18 @@ func limitOf(s *hostcgroup.Snapshot) uint64 { return s.Memory.Limit.Value }
 // the ttl, not before.
 func TestSnapTTL(t *testing.T) {
 	clk, cgs := newFakeClock(), newFakeCgroups()
-	sc := newSnapCache(100*time.Millisecond, clk.now)
+	sc := newSnapCache(100*time.Millisecond, clk.Now)
 	c := caller(100, 7, "/lxc/a")
 	cgs.set("/lxc/a", 1)
 	if got := limitOf(sc.snapshot(c, hostcgroup.WantMemory, cgs.read)); got != 1 {
 		t.Fatalf("limit %d, want 1", got)
 	}
 	cgs.set("/lxc/a", 2)
-	clk.add(99 * time.Millisecond)
+	clk.Add(99 * time.Millisecond)
 	if got := limitOf(sc.snapshot(c, hostcgroup.WantMemory, cgs.read)); got != 1 {
 		t.Errorf("99 ms later: limit %d, want the shared 1", got)
 	}
-	clk.add(time.Millisecond)
+	clk.Add(time.Millisecond)
 	if got := limitOf(sc.snapshot(c, hostcgroup.WantMemory, cgs.read)); got != 2 {
 		t.Errorf("100 ms later: limit %d, want the new 2", got)
 	}
@@ -120,7 +104,7 @@ func TestSnapTTL(t *testing.T) {
 	}
 	// A clock that goes back makes the entry stale rather than young.
 	cgs.set("/lxc/a", 3)
-	clk.add(-time.Second)
+	clk.Add(-time.Second)
 	if got := limitOf(sc.snapshot(c, hostcgroup.WantMemory, cgs.read)); got != 3 {
 		t.Errorf("after the clock went back: limit %d, want 3", got)
 	}
@@ -194,7 +178,7 @@ func TestSnapKey(t *testing.T) {
 			clk, cgs := newFakeClock(), newFakeCgroups()
 			cgs.set("/lxc/a", 10)
 			cgs.set("/lxc/b", 20)
-			sc := newSnapCache(time.Second, clk.now)
+			sc := newSnapCache(time.Second, clk.Now)
 			if got := limitOf(sc.snapshot(tt.before, hostcgroup.WantMemory, cgs.read)); got != 10 {
 				t.Fatalf("before: limit %d, want 10", got)
 			}
@@ -214,7 +198,7 @@ func TestSnapKey(t *testing.T) {
 func TestSnapKeyV1(t *testing.T) {
 	clk, cgs := newFakeClock(), newFakeCgroups()
 	cgs.set("/", 1)
-	sc := newSnapCache(time.Second, clk.now)
+	sc := newSnapCache(time.Second, clk.Now)
 	p := hostcgroup.Process{PID: 100, StartTicks: 7}
 	c := func(v1 map[string]string) *Caller {
 		return &Caller{Ref: p, Init: p, Cgroups: hostcgroup.Cgroups{Unified: "/", HasUnified: true, V1: v1}}
@@ -240,7 +224,7 @@ func TestSnapKeyV1(t *testing.T) {
 // wants it.
 func TestSnapParts(t *testing.T) {
 	clk, cgs := newFakeClock(), newFakeCgroups()
-	sc := newSnapCache(100*time.Millisecond, clk.now)
+	sc := newSnapCache(100*time.Millisecond, clk.Now)
 	c := caller(100, 7, "/lxc/a")
 	const (
 		mem   = hostcgroup.WantMemory
@@ -268,7 +252,7 @@ func TestSnapParts(t *testing.T) {
 	}
 	var all hostcgroup.Want
 	for i, st := range steps {
-		clk.add(st.after)
+		clk.Add(st.after)
 		n := cgs.nreads()
 		snap := sc.snapshot(c, st.want, cgs.read)
 		var read hostcgroup.Want
@@ -307,7 +291,7 @@ func TestSnapPartsCoverWants(t *testing.T) {
 // With a ttl of 0 every read reads the files.
 func TestSnapOff(t *testing.T) {
 	clk, cgs := newFakeClock(), newFakeCgroups()
-	sc := newSnapCache(0, clk.now)
+	sc := newSnapCache(0, clk.Now)
 	c := caller(100, 7, "/lxc/a")
 	for range 3 {
 		sc.snapshot(c, hostcgroup.WantMemory, cgs.read)
@@ -323,7 +307,7 @@ func TestSnapConcurrentReaders(t *testing.T) {
 	const readers, reads = 8, 200
 	clk, cgs := newFakeClock(), newFakeCgroups()
 	cgs.set("/lxc/a", 1)
-	sc := newSnapCache(100*time.Millisecond, clk.now)
+	sc := newSnapCache(100*time.Millisecond, clk.Now)
 	var wg sync.WaitGroup
 	errs := make(chan string, readers*reads)
 	for r := range readers {
@@ -358,14 +342,14 @@ func TestSnapConcurrentReaders(t *testing.T) {
 // Entries of containers that no longer read go.
 func TestSnapForgets(t *testing.T) {
 	clk, cgs := newFakeClock(), newFakeCgroups()
-	sc := newSnapCache(100*time.Millisecond, clk.now)
+	sc := newSnapCache(100*time.Millisecond, clk.Now)
 	for i := range 100 {
 		sc.snapshot(caller(100+i, 7, "/lxc/"+strconv.Itoa(i)), hostcgroup.WantMemory, cgs.read)
 	}
 	if n := sc.m.Len(); n != 100 {
 		t.Fatalf("%d entries, want 100", n)
 	}
-	clk.add(2*snapCachePeriod + time.Second)
+	clk.Add(2*snapCachePeriod + time.Second)
 	sc.snapshot(caller(1, 1, "/other"), hostcgroup.WantMemory, cgs.read)
 	if n := sc.m.Len(); n != 1 {
 		t.Errorf("%d entries two periods later, want 1", n)
@@ -374,7 +358,7 @@ func TestSnapForgets(t *testing.T) {
 
 // fixtureSource is a Source over a copy of hostcgroup's v2 fixture tree,
 // with host meminfo, stat and diskstats, on the clock clk.
-func fixtureSource(t *testing.T, clk *fakeClock) (*Source, string) {
+func fixtureSource(t *testing.T, clk *fakeclock.Clock) (*Source, string) {
 	t.Helper()
 	root := t.TempDir()
 	if err := os.CopyFS(root, os.DirFS("../hostcgroup/testdata/v2")); err != nil {
@@ -401,7 +385,7 @@ func fixtureSource(t *testing.T, clk *fakeClock) (*Source, string) {
 		t.Fatal(err)
 	}
 	s, err := New(Options{ProcFS: root + "/proc", SysFS: root + "/sys", MountPrefix: root,
-		Now: clk.now, SnapshotTTL: 100 * time.Millisecond})
+		Now: clk.Now, SnapshotTTL: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,11 +433,11 @@ func TestSnapLimitChange(t *testing.T) {
 	if err := os.WriteFile(max, []byte("268435456\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(99 * time.Millisecond)
+	clk.Add(99 * time.Millisecond)
 	if got := meminfo(); got != 512*1024 {
 		t.Errorf("99 ms after the change: MemTotal %d kB, want the shared %d", got, 512*1024)
 	}
-	clk.add(time.Millisecond)
+	clk.Add(time.Millisecond)
 	if got := meminfo(); got != 256*1024 {
 		t.Errorf("100 ms after the change: MemTotal %d kB, want %d", got, 256*1024)
 	}
@@ -493,7 +477,7 @@ func TestSnapRenderersLeaveSnapshot(t *testing.T) {
 
 func BenchmarkSnapHit(b *testing.B) {
 	clk, cgs := newFakeClock(), newFakeCgroups()
-	sc := newSnapCache(time.Hour, clk.now)
+	sc := newSnapCache(time.Hour, clk.Now)
 	c := caller(100, 7, "/lxc.payload.c1")
 	b.ReportAllocs()
 	for b.Loop() {

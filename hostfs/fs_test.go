@@ -8,35 +8,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/lxcfs-go/lxcfs-go/internal/fakeclock"
 )
 
-// clock is a settable clock for an FS.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Unix(1e9, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// newClock is a settable clock for an FS.
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Unix(1e9, 0)) }
 
 // realFS is an FS on the real procfs and sysfs with a clock the test moves.
-func realFS(t *testing.T, sys string) (*FS, *clock) {
+func realFS(t *testing.T, sys string) (*FS, *fakeclock.Clock) {
 	t.Helper()
 	for _, name := range []string{"/proc/meminfo", "/proc/cpuinfo"} {
 		if _, err := os.Stat(name); err != nil {
