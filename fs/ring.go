@@ -671,16 +671,11 @@ func (s *Server) ringClassicLoop() {
 			continue
 		}
 		n, err := unix.Read(fd, buf)
-		switch {
-		case err == nil:
-		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN), errors.Is(err, unix.ENOENT):
+		if err != nil {
+			if s.readFailed(err) {
+				return
+			}
 			continue
-		case errors.Is(err, unix.ENODEV):
-			s.end(nil)
-			return
-		default:
-			s.end(fmt.Errorf("read /dev/fuse: %w", err))
-			return
 		}
 		s.serveOne(fd, buf[:n], out)
 	}

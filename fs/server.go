@@ -345,20 +345,11 @@ func (s *Server) loop() {
 		s.waiting.Add(1)
 		n, err := unix.Read(fd, buf)
 		left := s.waiting.Add(-1)
-		switch {
-		case err == nil:
-		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
+		if err != nil {
+			if s.readFailed(err) {
+				return
+			}
 			continue
-		case errors.Is(err, unix.ENOENT):
-			// The request was interrupted before we read it.
-			continue
-		case errors.Is(err, unix.ENODEV):
-			// Unmounted: the connection is gone.
-			s.end(nil)
-			return
-		default:
-			s.end(fmt.Errorf("read /dev/fuse: %w", err))
-			return
 		}
 		if left == 0 && s.running.Load() < maxReaders && !s.draining.Load() {
 			s.spawn()
@@ -367,6 +358,26 @@ func (s *Server) loop() {
 		if s.waiting.Load() >= idleReaders() {
 			return
 		}
+	}
+}
+
+// readFailed handles an error of read(2) on /dev/fuse; true when the
+// connection ended (s.end was called) and the reader is to return, false
+// when it is to read again.
+func (s *Server) readFailed(err error) bool {
+	switch {
+	case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
+		return false
+	case errors.Is(err, unix.ENOENT):
+		// The request was interrupted before we read it.
+		return false
+	case errors.Is(err, unix.ENODEV):
+		// Unmounted: the connection is gone.
+		s.end(nil)
+		return true
+	default:
+		s.end(fmt.Errorf("read /dev/fuse: %w", err))
+		return true
 	}
 }
 
