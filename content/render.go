@@ -167,13 +167,20 @@ func (s *Source) renderStat(dst []byte, f File, c *Caller, snap *hostcgroup.Snap
 		return dst, err
 	}
 	tasks := snap.Tasks
-	if t := snap.Tasks; t != nil && t.Blocked > 0 {
-		// The reading thread waits for this reply in state D; the
-		// kernel counts the reader of /proc/stat as running. The
-		// snapshot is shared: change a copy.
+	if t := snap.Tasks; t != nil && (t.Blocked > 0 || t.Running == 0) {
+		// The kernel counts the reader of /proc/stat as running. The
+		// reading thread waits for this reply in state D, when the
+		// snapshot was taken for this read; one shared with the
+		// container's other readers may have been taken before this
+		// reader asked (or while only another reader was blocked), so
+		// at least one runs whatever it says. The snapshot is shared:
+		// change a copy.
 		own := *t
-		own.Blocked--
-		own.Running++
+		if own.Blocked > 0 {
+			own.Blocked--
+			own.Running++
+		}
+		own.Running = max(own.Running, 1)
 		tasks = &own
 	}
 	boot := s.boot(c)
