@@ -28,14 +28,12 @@ import (
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
-// File names one virtual file: a key of the table in package vfiles, whose
-// rows say where each file is and what it is rendered from. Each file's
-// renderer is in render.go.
-type File = vfiles.File
+// A virtual file is named by its vfiles.File key; the vfiles table says
+// where it is and what it is rendered from, render.go how.
 
 // hostName is f's host file below the procfs or sysfs root ("meminfo",
 // "devices/system/cpu/online"); onSysfs reports the root is sysfs.
-func hostName(f File) string {
+func hostName(f vfiles.File) string {
 	h := f.Row().Host
 	if rel, ok := strings.CutPrefix(h, "/proc/"); ok {
 		return rel
@@ -43,7 +41,7 @@ func hostName(f File) string {
 	return strings.TrimPrefix(h, "/sys/")
 }
 
-func onSysfs(f File) bool { return !strings.HasPrefix(f.Row().Host, "/proc/") }
+func onSysfs(f vfiles.File) bool { return !strings.HasPrefix(f.Row().Host, "/proc/") }
 
 // ErrCallerGone is returned when the process that asked is no longer there.
 var ErrCallerGone = errors.New("content: caller is gone")
@@ -175,7 +173,7 @@ func (s *Source) SetVirtualization(on bool) { s.virtOff.Store(!on) }
 func (s *Source) Virtualizing() bool { return !s.virtOff.Load() }
 
 // HostPath is the host file behind f.
-func (s *Source) HostPath(f File) string {
+func (s *Source) HostPath(f vfiles.File) string {
 	if onSysfs(f) {
 		return filepath.Join(s.opts.SysFS, hostName(f))
 	}
@@ -184,7 +182,7 @@ func (s *Source) HostPath(f File) string {
 
 // want lists the snapshot parts f needs. The CFS quota only matters under
 // --enable-cfs.
-func (s *Source) want(f File) hostcgroup.Want {
+func (s *Source) want(f vfiles.File) hostcgroup.Want {
 	w := rendererOf(f).want
 	if w&hostcgroup.WantCPU != 0 && s.opts.Render.CFS {
 		w |= hostcgroup.WantCPUQuota
@@ -227,13 +225,13 @@ func (s *Source) Resolve(tid int) (*Caller, error) {
 }
 
 // Render appends the content of f as the thread tid sees it to dst.
-func (s *Source) Render(dst []byte, f File, tid int) ([]byte, error) {
+func (s *Source) Render(dst []byte, f vfiles.File, tid int) ([]byte, error) {
 	return s.render(dst, f, tid, s.Resolve)
 }
 
 // render is Render with the way a caller is resolved left open (show
 // resolves a pid without its pid namespace).
-func (s *Source) render(dst []byte, f File, pid int, resolve func(int) (*Caller, error)) ([]byte, error) {
+func (s *Source) render(dst []byte, f vfiles.File, pid int, resolve func(int) (*Caller, error)) ([]byte, error) {
 	if f < 0 || f >= vfiles.Count {
 		return dst, fmt.Errorf("content: unknown file %d", f)
 	}
@@ -367,7 +365,7 @@ func (s *Source) ageTicks(c *Caller) uint64 {
 
 // psiResource is the resource of a pressure file: the name of its host
 // file ("cpu", "io", "memory").
-func psiResource(f File) string { return path.Base(hostName(f)) }
+func psiResource(f vfiles.File) string { return path.Base(hostName(f)) }
 
 // PSIPoll reports whether --enable-psi-poll is on.
 func (s *Source) PSIPoll() bool { return s.opts.PSIPoll }
@@ -376,7 +374,7 @@ func (s *Source) PSIPoll() bool { return s.opts.PSIPoll }
 // the thread tid, for trigger writes and poll under --enable-psi-poll. It
 // is the host's /proc/pressure file where the container has none (no
 // cgroup2, the root cgroup), as reads are.
-func (s *Source) PressureFile(f File, tid int) (string, error) {
+func (s *Source) PressureFile(f vfiles.File, tid int) (string, error) {
 	if !f.Pressure() {
 		return "", fmt.Errorf("content: %s is no pressure file", hostName(f))
 	}
@@ -429,7 +427,7 @@ func (s *Source) hostOnline() hostcgroup.CPUSet {
 	return s.hostOnlineSet()
 }
 
-func (s *Source) host(dst []byte, f File) ([]byte, error) {
+func (s *Source) host(dst []byte, f vfiles.File) ([]byte, error) {
 	b, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -437,7 +435,7 @@ func (s *Source) host(dst []byte, f File) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-func (s *Source) read(f File) ([]byte, error) {
+func (s *Source) read(f vfiles.File) ([]byte, error) {
 	b, err := s.readHost(f)
 	if err != nil {
 		return nil, fmt.Errorf("content: host file: %w", err)
@@ -464,7 +462,7 @@ type sizeEntry struct {
 // SizeHint is an upper bound of f's size for every caller: the host file's
 // length plus slack, rounded up to a page. The sys cpu lists and cpuN/online
 // are one page, as in sysfs.
-func (s *Source) SizeHint(f File) uint64 {
+func (s *Source) SizeHint(f vfiles.File) uint64 {
 	if f < 0 || f >= vfiles.Count || onSysfs(f) {
 		return pageSize
 	}

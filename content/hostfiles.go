@@ -15,7 +15,7 @@ import (
 
 // readHost returns the content of f's host file: owned by the caller, or,
 // for cpuinfo and meminfo, shared and never modified.
-func (s *Source) readHost(f File) ([]byte, error) {
+func (s *Source) readHost(f vfiles.File) ([]byte, error) {
 	switch f {
 	case vfiles.CPUInfo:
 		return s.hostFS.CPUInfo()

@@ -18,7 +18,7 @@ func BenchmarkRenderSelf(b *testing.B) {
 	}
 	for _, f := range []struct {
 		name string
-		file File
+		file vfiles.File
 	}{{"meminfo", vfiles.Meminfo}, {"cpuinfo", vfiles.CPUInfo}, {"stat", vfiles.Stat}, {"uptime", vfiles.Uptime}, {"loadavg", vfiles.Loadavg}, {"online", vfiles.CPUOnline}} {
 		b.Run(f.name, func(b *testing.B) {
 			buf := make([]byte, 0, 64<<10)
@@ -36,7 +36,7 @@ func BenchmarkRenderSelf(b *testing.B) {
 func BenchmarkReadHost(b *testing.B) {
 	h := hostfs.New(hostfs.Options{})
 	s := &Source{hostFS: h, opts: Options{ProcFS: h.ProcFS(), SysFS: h.SysFS()}}
-	files := map[string]File{"/proc/meminfo": vfiles.Meminfo, "/proc/stat": vfiles.Stat, "/proc/cpuinfo": vfiles.CPUInfo, "/sys/devices/system/cpu/online": vfiles.CPUOnline}
+	files := map[string]vfiles.File{"/proc/meminfo": vfiles.Meminfo, "/proc/stat": vfiles.Stat, "/proc/cpuinfo": vfiles.CPUInfo, "/sys/devices/system/cpu/online": vfiles.CPUOnline}
 	for _, name := range []string{"/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/sys/devices/system/cpu/online"} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()

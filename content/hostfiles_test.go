@@ -46,7 +46,7 @@ func TestReadHostFixture(t *testing.T) {
 	dir := t.TempDir()
 	s := &Source{hostFS: hostfs.New(hostfs.Options{ProcFS: dir, SysFS: dir})}
 	s.opts.ProcFS, s.opts.SysFS = dir, dir
-	for _, f := range []File{vfiles.Meminfo, vfiles.CPUInfo, vfiles.Stat, vfiles.Swaps, vfiles.PressureIO, vfiles.CPUPresent} {
+	for _, f := range []vfiles.File{vfiles.Meminfo, vfiles.CPUInfo, vfiles.Stat, vfiles.Swaps, vfiles.PressureIO, vfiles.CPUPresent} {
 		name := s.HostPath(f)
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 			t.Fatal(err)

@@ -25,10 +25,10 @@ type renderer struct {
 	fixed string
 	// render appends the file for a resolved caller; nil serves the host
 	// file.
-	render func(s *Source, dst []byte, f File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error)
+	render func(s *Source, dst []byte, f vfiles.File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error)
 	// explain lists the fields that differ from the host's file and where
 	// each comes from; nil or an empty list says "(unchanged)".
-	explain func(e *explainer, f File, shown, host []byte) []Explanation
+	explain func(e *explainer, f vfiles.File, shown, host []byte) []Explanation
 	// unchanged says why the file shows the host's values; nil: "not
 	// virtualized".
 	unchanged func(e *explainer) string
@@ -89,7 +89,7 @@ var renderers = [vfiles.Count]renderer{
 	vfiles.CPUPresent:     cpuList,
 	vfiles.CPUPossible:    cpuList,
 	vfiles.CPUOffline: {
-		render: func(_ *Source, dst []byte, _ File, _ *Caller, _ *hostcgroup.Snapshot) ([]byte, error) {
+		render: func(_ *Source, dst []byte, _ vfiles.File, _ *Caller, _ *hostcgroup.Snapshot) ([]byte, error) {
 			return append(dst, '\n'), nil
 		},
 	},
@@ -113,7 +113,7 @@ var cpuList = renderer{
 }
 
 // rendererOf is f's renderer; none for a number that names no file.
-func rendererOf(f File) renderer {
+func rendererOf(f vfiles.File) renderer {
 	if f < 0 || f >= vfiles.Count {
 		return renderer{}
 	}
@@ -121,7 +121,7 @@ func rendererOf(f File) renderer {
 }
 
 // RenderFor appends the content of f for an already resolved caller.
-func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
+func (s *Source) RenderFor(dst []byte, f vfiles.File, c *Caller) ([]byte, error) {
 	r := rendererOf(f)
 	if r.fixed != "" {
 		return append(dst, r.fixed...), nil
@@ -133,7 +133,7 @@ func (s *Source) RenderFor(dst []byte, f File, c *Caller) ([]byte, error) {
 	return r.render(s, dst, f, c, snap)
 }
 
-func (s *Source) renderMeminfo(dst []byte, f File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
+func (s *Source) renderMeminfo(dst []byte, f vfiles.File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -141,7 +141,7 @@ func (s *Source) renderMeminfo(dst []byte, f File, _ *Caller, snap *hostcgroup.S
 	return proc.Meminfo(dst, host, snap.Memory, s.opts.Render), nil
 }
 
-func (s *Source) renderSwaps(dst []byte, f File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
+func (s *Source) renderSwaps(dst []byte, f vfiles.File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -153,7 +153,7 @@ func (s *Source) renderSwaps(dst []byte, f File, _ *Caller, snap *hostcgroup.Sna
 	return proc.Swaps(dst, host, mem, snap.Memory, s.opts.Render), nil
 }
 
-func (s *Source) renderCPUInfo(dst []byte, f File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
+func (s *Source) renderCPUInfo(dst []byte, f vfiles.File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -161,7 +161,7 @@ func (s *Source) renderCPUInfo(dst []byte, f File, _ *Caller, snap *hostcgroup.S
 	return proc.CPUInfo(dst, host, s.cpuView(snap)), nil
 }
 
-func (s *Source) renderStat(dst []byte, f File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
+func (s *Source) renderStat(dst []byte, f vfiles.File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -189,7 +189,7 @@ func (s *Source) renderStat(dst []byte, f File, c *Caller, snap *hostcgroup.Snap
 	return proc.Stat(dst, host, in), nil
 }
 
-func (s *Source) renderUptime(dst []byte, f File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
+func (s *Source) renderUptime(dst []byte, f vfiles.File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -209,7 +209,7 @@ func (s *Source) renderUptime(dst []byte, f File, c *Caller, snap *hostcgroup.Sn
 	}), nil
 }
 
-func (s *Source) renderSlabinfo(dst []byte, f File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
+func (s *Source) renderSlabinfo(dst []byte, f vfiles.File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -217,14 +217,14 @@ func (s *Source) renderSlabinfo(dst []byte, f File, _ *Caller, snap *hostcgroup.
 	return proc.Slabinfo(dst, host, snap.Slabinfo), nil
 }
 
-func (s *Source) renderLoadavg(dst []byte, f File, c *Caller, _ *hostcgroup.Snapshot) ([]byte, error) {
+func (s *Source) renderLoadavg(dst []byte, f vfiles.File, c *Caller, _ *hostcgroup.Snapshot) ([]byte, error) {
 	if l := s.loadFor(c); l != nil {
 		return proc.Loadavg(dst, nil, l), nil
 	}
 	return s.host(dst, f)
 }
 
-func (s *Source) renderDiskstats(dst []byte, f File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
+func (s *Source) renderDiskstats(dst []byte, f vfiles.File, c *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -240,7 +240,7 @@ func (s *Source) renderDiskstats(dst []byte, f File, c *Caller, snap *hostcgroup
 	return proc.Diskstats(dst, host, io), nil
 }
 
-func (s *Source) renderPressure(dst []byte, f File, c *Caller, _ *hostcgroup.Snapshot) ([]byte, error) {
+func (s *Source) renderPressure(dst []byte, f vfiles.File, c *Caller, _ *hostcgroup.Snapshot) ([]byte, error) {
 	host, err := s.read(f)
 	if err != nil {
 		return dst, err
@@ -255,22 +255,22 @@ func (s *Source) renderPressure(dst []byte, f File, c *Caller, _ *hostcgroup.Sna
 	return proc.Pressure(dst, host, cg), nil
 }
 
-func (s *Source) renderCPUList(dst []byte, _ File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
+func (s *Source) renderCPUList(dst []byte, _ vfiles.File, _ *Caller, snap *hostcgroup.Snapshot) ([]byte, error) {
 	return proc.CPUList(dst, s.cpuView(snap)), nil
 }
 
 // The explanations of each file, beside show.go's meminfo, swaps, stat and
 // uptime.
 
-func (e *explainer) processors(_ File, shown, host []byte) []Explanation {
+func (e *explainer) processors(_ vfiles.File, shown, host []byte) []Explanation {
 	return e.cpus("processors", strconv.Itoa(countPrefix(shown, "processor")), strconv.Itoa(countPrefix(host, "processor")))
 }
 
-func (e *explainer) cpuList(_ File, shown, host []byte) []Explanation {
+func (e *explainer) cpuList(_ vfiles.File, shown, host []byte) []Explanation {
 	return e.cpus("cpus", string(bytes.TrimSpace(shown)), string(bytes.TrimSpace(host)))
 }
 
-func (e *explainer) diskstats(_ File, shown, host []byte) []Explanation {
+func (e *explainer) diskstats(_ vfiles.File, shown, host []byte) []Explanation {
 	if bytes.Equal(shown, host) {
 		return nil
 	}
@@ -298,7 +298,7 @@ func (e *explainer) diskstats(_ File, shown, host []byte) []Explanation {
 	return []Explanation{{Field: "device lines", Shown: strconv.Itoa(countLines(shown)), Host: strconv.Itoa(countLines(host)), From: from}}
 }
 
-func (e *explainer) pressure(f File, shown, host []byte) []Explanation {
+func (e *explainer) pressure(f vfiles.File, shown, host []byte) []Explanation {
 	if bytes.Equal(shown, host) {
 		return nil
 	}
@@ -309,7 +309,7 @@ func (e *explainer) pressure(f File, shown, host []byte) []Explanation {
 	return []Explanation{{Field: "(whole file)", Shown: firstLineOf(shown), Host: firstLineOf(host), From: from}}
 }
 
-func (e *explainer) loadavg(_ File, shown, host []byte) []Explanation {
+func (e *explainer) loadavg(_ vfiles.File, shown, host []byte) []Explanation {
 	if bytes.Equal(shown, host) {
 		return nil
 	}
@@ -317,7 +317,7 @@ func (e *explainer) loadavg(_ File, shown, host []byte) []Explanation {
 		From: "-l: the kernel's exponential averages of the threads in state R or D of the container's cgroup subtree, sampled every 5 s"}}
 }
 
-func (e *explainer) slabinfo(_ File, _, _ []byte) []Explanation {
+func (e *explainer) slabinfo(_ vfiles.File, _, _ []byte) []Explanation {
 	if e.snap.Slabinfo == nil {
 		return nil
 	}

@@ -26,14 +26,14 @@ import (
 )
 
 // Files lists every file in the order `show --list` prints them.
-func Files() []File { return vfiles.Files() }
+func Files() []vfiles.File { return vfiles.Files() }
 
 // ParseFile finds a file by its name (File.String: "meminfo",
 // "pressure/cpu", "online"), its path below the mount point or that path's
 // absolute form ("/proc/meminfo"). Files of the sys cpu directory also
 // answer to their path below sys/, devices/system/ or cpu/, and cpuN/online
 // to every N.
-func ParseFile(name string) (File, bool) {
+func ParseFile(name string) (vfiles.File, bool) {
 	name = strings.TrimPrefix(path.Clean("/"+name), "/")
 	for _, f := range vfiles.Files() {
 		if name == f.String() || name == f.MountPath() {
@@ -78,13 +78,13 @@ func (s *Source) ResolveOwn(pid int) (*Caller, error) {
 
 // RenderOwn renders f for a caller resolved by ResolveOwn. The sys cpuN
 // online file and a source with virtualization off behave as in Render.
-func (s *Source) RenderOwn(dst []byte, f File, pid int) ([]byte, error) {
+func (s *Source) RenderOwn(dst []byte, f vfiles.File, pid int) ([]byte, error) {
 	return s.render(dst, f, pid, s.ResolveOwn)
 }
 
 // Host appends the host's own file behind f to dst, as a caller with no
 // container would see it.
-func (s *Source) Host(dst []byte, f File) ([]byte, error) {
+func (s *Source) Host(dst []byte, f vfiles.File) ([]byte, error) {
 	if r := rendererOf(f); r.fixed != "" {
 		return append(dst, r.fixed...), nil
 	}
@@ -106,7 +106,7 @@ type Explanation struct {
 // render it now). A file the container does not change gives one
 // Explanation with Field "(unchanged)" and the reason (no limit, controller
 // missing, not virtualized).
-func (s *Source) Explain(f File, c *Caller, shown []byte) ([]Explanation, error) {
+func (s *Source) Explain(f vfiles.File, c *Caller, shown []byte) ([]Explanation, error) {
 	if shown == nil {
 		var err error
 		if shown, err = s.RenderFor(nil, f, c); err != nil {
@@ -358,7 +358,7 @@ func meminfoRule(label, shownLine string) string {
 }
 
 // meminfo names the source or rule of every field, changed or not.
-func (e *explainer) meminfo(_ File, shown, host []byte) []Explanation {
+func (e *explainer) meminfo(_ vfiles.File, shown, host []byte) []Explanation {
 	labels, sv := meminfoLines(shown)
 	_, hv := meminfoLines(host)
 	h, _, _ := e.hierarchy("memory")
@@ -424,7 +424,7 @@ func (e *explainer) swapFrom(field string) string {
 	return fmt.Sprintf("SwapTotal - swap used (%s = %s)", fileSwapUsage.of(h), sizeString(m.Swap.UsageBytes))
 }
 
-func (e *explainer) swaps(_ File, shown, host []byte) []Explanation {
+func (e *explainer) swaps(_ vfiles.File, shown, host []byte) []Explanation {
 	if bytes.Equal(shown, host) {
 		return nil
 	}
@@ -481,7 +481,7 @@ func (e *explainer) cpus(field, shown, host string) []Explanation {
 	return []Explanation{{Field: field, Shown: shown, Host: host, From: e.cpusFrom()}}
 }
 
-func (e *explainer) stat(_ File, shown, host []byte) []Explanation {
+func (e *explainer) stat(_ vfiles.File, shown, host []byte) []Explanation {
 	var out []Explanation
 	if s, h := countPrefix(shown, "cpu")-1, countPrefix(host, "cpu")-1; s != h {
 		out = append(out, Explanation{Field: "cpuN lines", Shown: strconv.Itoa(s), Host: strconv.Itoa(h), From: e.cpusFrom()})
@@ -545,7 +545,7 @@ func statValue(b []byte, key string) string {
 	return ""
 }
 
-func (e *explainer) uptime(_ File, shown, host []byte) []Explanation {
+func (e *explainer) uptime(_ vfiles.File, shown, host []byte) []Explanation {
 	s, h := strings.Fields(string(shown)), strings.Fields(string(host))
 	if len(s) < 2 || len(h) < 2 {
 		return nil
@@ -567,7 +567,7 @@ func (e *explainer) uptime(_ File, shown, host []byte) []Explanation {
 }
 
 // unchangedReason says why f shows the host's values for the caller.
-func (e *explainer) unchangedReason(f File) string {
+func (e *explainer) unchangedReason(f vfiles.File) string {
 	if u := rendererOf(f).unchanged; u != nil {
 		return u(e)
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestParseFile(t *testing.T) {
-	for name, want := range map[string]File{
+	for name, want := range map[string]vfiles.File{
 		"meminfo": vfiles.Meminfo, "proc/meminfo": vfiles.Meminfo, "/proc/meminfo": vfiles.Meminfo,
 		"pressure/io": vfiles.PressureIO, "/proc/pressure/io": vfiles.PressureIO,
 		"online": vfiles.CPUOnline, "sys/devices/system/cpu/online": vfiles.CPUOnline, "cpu/present": vfiles.CPUPresent,

@@ -495,7 +495,7 @@ func BenchmarkRenderShared(b *testing.B) {
 			b.Skip(err)
 		}
 		b.Cleanup(s.Close)
-		for _, f := range []File{vfiles.Meminfo, vfiles.Stat, vfiles.CPUInfo, vfiles.Uptime, vfiles.Loadavg} {
+		for _, f := range []vfiles.File{vfiles.Meminfo, vfiles.Stat, vfiles.CPUInfo, vfiles.Uptime, vfiles.Loadavg} {
 			b.Run(f.String()+"/ttl="+ttl.String(), func(b *testing.B) {
 				buf := make([]byte, 0, 64<<10)
 				b.ReportAllocs()

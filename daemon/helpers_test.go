@@ -6,21 +6,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // fakeContent renders every file as one line naming it.
 type fakeContent struct{}
 
-func (fakeContent) Render(dst []byte, f content.File, tid int) ([]byte, error) {
+func (fakeContent) Render(dst []byte, f vfiles.File, tid int) ([]byte, error) {
 	return fmt.Appendf(dst, "file %s\n", f), nil
 }
 
 func (fakeContent) CPUView(tid int) (proc.CPUView, error) { return proc.CPUView{Host: []int{0}}, nil }
 
-func (fakeContent) SizeHint(f content.File) uint64 { return 4096 }
+func (fakeContent) SizeHint(f vfiles.File) uint64 { return 4096 }
 
 // newFS is a node layer over fakeContent, with handle epoch epoch.
 func newFS(epoch uint16) *fs.FS {

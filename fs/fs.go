@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/cgrouptree"
-	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // Cache lifetimes the kernel may keep. Attributes that are the same for
@@ -38,10 +38,10 @@ const (
 // Content renders virtual files for a calling thread; *content.Source is the
 // real one, tests use fakes.
 type Content interface {
-	Render(dst []byte, f content.File, tid int) ([]byte, error)
+	Render(dst []byte, f vfiles.File, tid int) ([]byte, error)
 	CPUView(tid int) (proc.CPUView, error)
 	// SizeHint is an upper bound of the file's size for any caller.
-	SizeHint(f content.File) uint64
+	SizeHint(f vfiles.File) uint64
 }
 
 // Options configures FS.

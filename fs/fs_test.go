@@ -32,7 +32,7 @@ type fakeContent struct {
 	fail    error
 }
 
-func (f *fakeContent) Render(dst []byte, file content.File, tid int) ([]byte, error) {
+func (f *fakeContent) Render(dst []byte, file vfiles.File, tid int) ([]byte, error) {
 	if f.fail != nil {
 		return dst, f.fail
 	}
@@ -47,7 +47,7 @@ func (f *fakeContent) Render(dst []byte, file content.File, tid int) ([]byte, er
 func (f *fakeContent) CPUView(tid int) (proc.CPUView, error) { return f.view, nil }
 
 // SizeHint is one page above the fake content, as the real one is.
-func (f *fakeContent) SizeHint(file content.File) uint64 { return 8192 }
+func (f *fakeContent) SizeHint(file vfiles.File) uint64 { return 8192 }
 
 func requireFUSE(t *testing.T) {
 	t.Helper()
@@ -97,13 +97,20 @@ func mountFake(t *testing.T, c *fakeContent) string {
 	return mnt
 }
 
-// mountFS mounts f on a fresh directory (FUSE_DEBUG=1 traces requests). A
-// cleanup unmounts it unless the test has already.
+// mountFS mounts f on a fresh directory (mountWith, default options).
 func mountFS(t *testing.T, f *FS) (string, *Server) {
+	t.Helper()
+	return mountWith(t, f, ServerOptions{})
+}
+
+// mountWith mounts f with opts on a fresh directory (FUSE_DEBUG=1 traces
+// requests). A cleanup unmounts it unless the test has already.
+func mountWith(t *testing.T, f *FS, opts ServerOptions) (string, *Server) {
 	t.Helper()
 	requireFUSE(t)
 	mnt := t.TempDir()
-	srv, err := testMount(mnt, f, ServerOptions{Debug: os.Getenv("FUSE_DEBUG") != ""})
+	opts.Debug = os.Getenv("FUSE_DEBUG") != ""
+	srv, err := testMount(mnt, f, opts)
 	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}

@@ -41,16 +41,15 @@ import (
 	"sync"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 	"golang.org/x/sys/unix"
-
-	"github.com/lxcfs-go/lxcfs-go/content"
 )
 
 // psiSource is what Content implements for --enable-psi-poll
 // (*content.Source does).
 type psiSource interface {
 	PSIPoll() bool
-	PressureFile(f content.File, tid int) (string, error)
+	PressureFile(f vfiles.File, tid int) (string, error)
 }
 
 // psiHandle is a pressure file opened for writing.

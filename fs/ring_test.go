@@ -28,27 +28,6 @@ func withURing(t *testing.T, v string) {
 	})
 }
 
-func mountWith(t *testing.T, f *FS, opts ServerOptions) (string, *Server) {
-	t.Helper()
-	mnt := t.TempDir()
-	opts.Debug = os.Getenv("FUSE_DEBUG") != ""
-	srv, err := testMount(mnt, f, opts)
-	if err != nil {
-		t.Fatalf("mount: %v", err)
-	}
-	t.Cleanup(func() {
-		select {
-		case <-srv.Ended():
-			return
-		default:
-		}
-		if err := testUnmount(srv); err != nil {
-			t.Errorf("unmount: %v", err)
-		}
-	})
-	return mnt, srv
-}
-
 // TestRingServes: with enable_uring=Y the connection opts in at INIT and
 // reads, listings and lookups are answered through the rings, from several
 // threads at once.

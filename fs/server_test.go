@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
@@ -20,7 +19,7 @@ type blockingContent struct {
 	release chan struct{}
 }
 
-func (b *blockingContent) Render(dst []byte, file content.File, tid int) ([]byte, error) {
+func (b *blockingContent) Render(dst []byte, file vfiles.File, tid int) ([]byte, error) {
 	if file == vfiles.Meminfo {
 		b.entered <- struct{}{}
 		<-b.release

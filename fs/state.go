@@ -8,6 +8,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/lxcfs-go/lxcfs-go/content"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // StateVersion is the version of the State format. A successor refuses a
@@ -110,10 +111,10 @@ func handedOverKind(k nodeKind) bool {
 	return false
 }
 
-// fileName and fileByName keep content.File out of the format as a number.
-func fileName(f content.File) string { return f.String() }
+// fileName and fileByName keep vfiles.File out of the format as a number.
+func fileName(f vfiles.File) string { return f.String() }
 
-func fileByName(s string) (content.File, bool) {
+func fileByName(s string) (vfiles.File, bool) {
 	for _, f := range content.Files() {
 		if f.String() == s {
 			return f, true

@@ -13,7 +13,6 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
-	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
@@ -25,7 +24,7 @@ import (
 
 // classify says what the path rel below the cpu directory is: virtual
 // (a row of the vfiles table), or a mirror of whatever the host has there.
-func (fs *FS) classify(rel string) (nodeKind, content.File, fuse.Status) {
+func (fs *FS) classify(rel string) (nodeKind, vfiles.File, fuse.Status) {
 	if f, ok := vfiles.Lookup(path.Join(vfiles.CPUDir, rel)); ok {
 		return kindFile, f, fuse.OK
 	}

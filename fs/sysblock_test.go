@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
@@ -18,7 +17,7 @@ type diskContent struct {
 	diskstats string
 }
 
-func (d *diskContent) Render(dst []byte, f content.File, tid int) ([]byte, error) {
+func (d *diskContent) Render(dst []byte, f vfiles.File, tid int) ([]byte, error) {
 	if f == vfiles.Diskstats && d.fail == nil {
 		return append(dst, d.diskstats...), nil
 	}

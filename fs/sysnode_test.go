@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
@@ -16,7 +15,7 @@ import (
 // memContent serves a fixed container meminfo and a CPU view.
 type memContent struct{ fakeContent }
 
-func (m *memContent) Render(dst []byte, f content.File, tid int) ([]byte, error) {
+func (m *memContent) Render(dst []byte, f vfiles.File, tid int) ([]byte, error) {
 	if f == vfiles.Meminfo {
 		return append(dst, "MemTotal:         262144 kB\nMemFree:          200000 kB\n"...), nil
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
@@ -50,7 +49,7 @@ type node struct {
 	parent uint64
 	name   string
 	kind   nodeKind
-	file   content.File // kindFile
+	file   vfiles.File // kindFile
 	// key names a dynamic node uniquely and determines its ID: "sys:" plus
 	// rel for the mirrored sys tree. Other dynamic trees use their own
 	// prefix.
@@ -171,7 +170,7 @@ func (t *tree) get(id uint64) *node {
 
 // sysNode returns the node for a path below the sys cpu directory.
 // It counts a lookup (see dynNode).
-func (t *tree) sysNode(parent uint64, rel string, kind nodeKind, f content.File) *node {
+func (t *tree) sysNode(parent uint64, rel string, kind nodeKind, f vfiles.File) *node {
 	return t.dynNode(&node{parent: parent, name: baseName(rel), kind: kind, file: f, key: sysKey(rel), rel: rel})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/fallback"
 	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // Metrics holds the daemon's collectors. It is safe for concurrent use.
@@ -139,7 +140,7 @@ type instrumented struct {
 
 var _ fs.Content = (*instrumented)(nil)
 
-func (i *instrumented) Render(dst []byte, f content.File, tid int) ([]byte, error) {
+func (i *instrumented) Render(dst []byte, f vfiles.File, tid int) ([]byte, error) {
 	start := time.Now()
 	out, err := i.Content.Render(dst, f, tid)
 	name := f.String()

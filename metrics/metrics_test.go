@@ -27,14 +27,14 @@ import (
 // fakeContent renders "x\n", or fails with err.
 type fakeContent struct{ err error }
 
-func (f *fakeContent) Render(dst []byte, _ content.File, _ int) ([]byte, error) {
+func (f *fakeContent) Render(dst []byte, _ vfiles.File, _ int) ([]byte, error) {
 	if f.err != nil {
 		return dst, f.err
 	}
 	return append(dst, "x\n"...), nil
 }
 func (f *fakeContent) CPUView(int) (proc.CPUView, error) { return proc.CPUView{Host: []int{0}}, nil }
-func (f *fakeContent) SizeHint(content.File) uint64      { return 4096 }
+func (f *fakeContent) SizeHint(vfiles.File) uint64       { return 4096 }
 
 func TestInstrument(t *testing.T) {
 	t.Parallel()
@@ -121,7 +121,7 @@ func TestFallbacks(t *testing.T) {
 		h := &records{level: level}
 		src := brokenSource(t, m, h)
 		h.n.Store(0) // New logs the cgroup layout at debug level
-		for pid, f := range map[int]content.File{
+		for pid, f := range map[int]vfiles.File{
 			7001: vfiles.Meminfo, // memory.limit_in_bytes "lots"
 			7003: vfiles.CPUInfo, // cpuset "0-x"
 			7004: vfiles.Stat,    // cpuacct.usage_all garbage

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
 // showMain is `lxcfs-go show [--pid N] [--explain] FILE...`: what process N
@@ -66,7 +67,7 @@ func showMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "lxcfs-go show: no file named (try --list)")
 		return 2
 	}
-	var want []content.File
+	var want []vfiles.File
 	for _, name := range files {
 		f, ok := content.ParseFile(name)
 		if !ok {
@@ -116,7 +117,7 @@ func showMain(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func writeExplain(w io.Writer, src *content.Source, f content.File, c *content.Caller, pid int, shown []byte) {
+func writeExplain(w io.Writer, src *content.Source, f vfiles.File, c *content.Caller, pid int, shown []byte) {
 	ex, err := src.Explain(f, c, shown)
 	if err != nil {
 		fmt.Fprintf(w, "--- explain %s: %v\n", f.MountPath(), err)
