@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/tests/v2vm/wire"
@@ -219,11 +219,14 @@ type vmSpec struct {
 	Log       string // console log file
 	Timeout   time.Duration
 	Logf      func(string, ...any)
+	// QMP is the path of qemu's QMP socket, for the NMI at the time
+	// limit; none when empty.
+	QMP string
 }
 
 // qemuArgs is the command line; also written to run-qemu.sh for debugging.
 func (s vmSpec) qemuArgs() []string {
-	return []string{
+	args := []string{
 		s.QEMU,
 		"-nodefaults", "-no-user-config",
 		"-machine", "pc", "-accel", s.Accel, "-cpu", "max",
@@ -232,6 +235,10 @@ func (s vmSpec) qemuArgs() []string {
 		"-kernel", s.Kernel, "-initrd", s.Initramfs,
 		"-append", s.Append,
 	}
+	if s.QMP != "" {
+		args = append(args, "-qmp", "unix:"+s.QMP+",server=on,wait=off")
+	}
+	return args
 }
 
 // vmRun is what one boot produced.
@@ -245,25 +252,40 @@ type vmRun struct {
 	// FirstRecord and DoneAt are measured from qemu's start.
 	FirstRecord, DoneAt, Exited time.Duration
 	TimedOut                    bool
+	// Pokes are the times the guest fell silent and was poked.
+	Pokes []poke
 	// Err is qemu's exit error, if any.
 	Err error
 }
 
 // runVM boots the VM and collects the guest's protocol lines from its
-// serial console, which is copied verbatim to spec.Log. qemu is killed (by
-// its PID, through exec.CommandContext) when the time limit passes, or a
+// serial console, which is copied verbatim to spec.Log. qemu is stopped a
 // few seconds after the guest said DONE without powering off.
+//
+// A guest that falls silent is poked: after pokeAfter without a console
+// line, one newline is written to its serial input. Nothing in the guest
+// reads that input, so if lines follow, the guest was stuck in its kernel
+// (a lost timer wake-up of the emulated machine), not in our code; the poke
+// is recorded (vmRun.Pokes). When the time limit passes, the guest is sent
+// an NMI (over QMP, spec.QMP), which its kernel turns into a panic that
+// prints every task's stack (the kernel command line's unknown_nmi_panic
+// and panic_print); qemu is killed by its PID nmiGrace later if still
+// running.
 func runVM(ctx context.Context, spec vmSpec) (*vmRun, error) {
 	logf, err := os.Create(spec.Log)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	ctx, cancel := context.WithTimeout(ctx, spec.Timeout)
-	defer cancel()
+	killCtx, kill := context.WithTimeout(ctx, spec.Timeout+nmiGrace)
+	defer kill()
 	args := spec.qemuArgs()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Stdin = nil
+	cmd := exec.CommandContext(killCtx, args[0], args[1:]...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	defer stdin.Close()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -278,7 +300,8 @@ func runVM(ctx context.Context, spec vmSpec) (*vmRun, error) {
 	spec.Logf("qemu pid %d started; console log %s", cmd.Process.Pid, spec.Log)
 
 	run := &vmRun{}
-	var once sync.Once
+	lines := make(chan struct{}, 1)
+	sawDone := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -287,13 +310,14 @@ func runVM(ctx context.Context, spec vmSpec) (*vmRun, error) {
 			line, err := br.ReadString('\n')
 			if line != "" {
 				_, _ = io.WriteString(logf, line)
+				hadDone := run.Done != nil
 				run.add(line, time.Since(start))
-				if run.Done != nil {
-					once.Do(func() {
-						// The guest powers off right after DONE; give it a
-						// moment, then stop qemu ourselves.
-						time.AfterFunc(10*time.Second, cancel)
-					})
+				if !hadDone && run.Done != nil {
+					close(sawDone)
+				}
+				select {
+				case lines <- struct{}{}:
+				default:
 				}
 			}
 			if err != nil {
@@ -301,12 +325,10 @@ func runVM(ctx context.Context, spec vmSpec) (*vmRun, error) {
 			}
 		}
 	}()
-	<-done
+	timedOut := run.watch(spec, stdin, lines, sawDone, done, start, kill)
 	werr := cmd.Wait()
+	run.TimedOut = timedOut
 	run.Exited = time.Since(start)
-	if ctx.Err() != nil && run.Done == nil {
-		run.TimedOut = true
-	}
 	if werr != nil && run.Done == nil {
 		run.Err = fmt.Errorf("qemu: %w: %s", werr, lastLines(stderr.String(), 10))
 	}
@@ -314,6 +336,95 @@ func runVM(ctx context.Context, spec vmSpec) (*vmRun, error) {
 		_, _ = fmt.Fprintf(logf, "\n--- qemu stderr ---\n%s\n", s)
 	}
 	return run, nil
+}
+
+const (
+	// pokeAfter is how long the guest may be silent before it is poked;
+	// its scenarios and integration tests print far more often.
+	pokeAfter = 60 * time.Second
+	// nmiGrace is how long a guest sent an NMI at the time limit has to
+	// print its tasks and panic before qemu is killed.
+	nmiGrace = 20 * time.Second
+)
+
+// poke is one newline written to a silent guest's serial input.
+type poke struct {
+	At      time.Duration // since qemu started
+	Resumed bool          // a console line followed
+}
+
+// watch follows the run until the console closes (done): it pokes a
+// silent guest, sends the NMI at the time limit, and stops qemu (kill)
+// after DONE (sawDone) or when the limit and the NMI's grace have passed.
+// It reports whether the limit passed before DONE.
+func (r *vmRun) watch(spec vmSpec, stdin io.Writer, lines, sawDone, done <-chan struct{}, start time.Time, kill func()) (timedOut bool) {
+	limit := time.NewTimer(spec.Timeout)
+	defer limit.Stop()
+	silence := time.NewTimer(pokeAfter)
+	defer silence.Stop()
+	for {
+		select {
+		case <-done:
+			return timedOut
+		case <-sawDone:
+			// The guest powers off right after DONE; give it a moment,
+			// then stop qemu ourselves.
+			sawDone = nil
+			time.AfterFunc(10*time.Second, kill)
+		case <-lines:
+			if n := len(r.Pokes); n > 0 && !r.Pokes[n-1].Resumed {
+				r.Pokes[n-1].Resumed = true
+				spec.Logf("the guest printed again after the poke at %v", r.Pokes[n-1].At.Round(time.Second))
+			}
+			silence.Reset(pokeAfter)
+		case <-silence.C:
+			at := time.Since(start)
+			r.Pokes = append(r.Pokes, poke{At: at})
+			_, err := io.WriteString(stdin, "\n")
+			spec.Logf("the guest printed nothing for %v: poked its serial input at %v (err %v)", pokeAfter, at.Round(time.Second), err)
+			silence.Reset(pokeAfter)
+		case <-limit.C:
+			if sawDone == nil {
+				continue // DONE came; qemu is being stopped
+			}
+			timedOut = true
+			err := injectNMI(spec.QMP)
+			spec.Logf("time limit %v: sent the guest an NMI for a dump of its tasks (err %v)", spec.Timeout, err)
+			if err != nil {
+				kill()
+			}
+		}
+	}
+}
+
+// injectNMI asks qemu, over its QMP socket, to send the guest an NMI.
+func injectNMI(socket string) error {
+	if socket == "" {
+		return errors.New("no QMP socket")
+	}
+	c, err := net.DialTimeout("unix", socket, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	// The greeting, then one answer per command.
+	for _, cmd := range []string{"", `{"execute":"qmp_capabilities"}`, `{"execute":"inject-nmi"}`} {
+		if cmd != "" {
+			if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+				return err
+			}
+		}
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if strings.Contains(line, `"error"`) {
+			return fmt.Errorf("qmp %s: %s", cmd, strings.TrimSpace(line))
+		}
+	}
+	return nil
 }
 
 func (r *vmRun) add(line string, at time.Duration) {
