@@ -178,14 +178,24 @@ func TestKeeperWaitStops(t *testing.T) {
 	d := testenv.NewLiveDaemon(t, []string{"LXCFS_GO_FD_HOLDER=keeper"})
 	cmd := exec.Command(d.Binary, d.Args...)
 	cmd.Env = append(os.Environ(), d.Env...)
-	var out strings.Builder
+	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	time.Sleep(500 * time.Millisecond)
+	// SIGTERM once it waits (before that, on a slow machine, the signal
+	// could come before the daemon has its handler and kill it outright).
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "waiting for the fd keeper") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("the daemon did not say it waits for the keeper within 30 s; output:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-exited:

@@ -63,7 +63,7 @@ func StartContainer(t testing.TB, cg *Cgroup, opts ContainerOptions) *Container 
 	}
 	full := joinArgv(cg, argv)
 	cmd := exec.Command(full[0], full[1:]...)
-	var stderr syncBuffer
+	var stderr SyncBuffer
 	cmd.Stdout, cmd.Stderr = opts.Stdout, &stderr
 	if opts.Stderr != nil {
 		cmd.Stderr = opts.Stderr

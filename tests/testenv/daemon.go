@@ -50,7 +50,7 @@ type Daemon struct {
 	Args []string
 
 	t      testing.TB
-	stderr *syncBuffer
+	stderr *SyncBuffer
 	cmd    *exec.Cmd
 	done   chan struct{}
 	err    error
@@ -108,7 +108,7 @@ func start(t testing.TB, bin, mntName string, args []string) *Daemon {
 		Pidfile: filepath.Join(dir, pidfileName),
 		Binary:  bin,
 		t:       t,
-		stderr:  &syncBuffer{},
+		stderr:  &SyncBuffer{},
 		done:    make(chan struct{}),
 	}
 	if err := os.Mkdir(d.Mnt, 0o755); err != nil {
@@ -251,19 +251,20 @@ func mountAt(dir string) (Mount, bool, error) {
 	return found, ok, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent use: a child's output
+// that a test reads while the child runs.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
