@@ -9,18 +9,21 @@ import (
 //
 // Every virtual file starts from a host file (/proc/meminfo, /proc/stat,
 // ...), read through the Source's hostfs.FS: the vfiles table's
-// SingleRecord host files from kept fds, /proc/meminfo reused for hostfs.MeminfoTTL and /proc/cpuinfo for
+// SingleRecord host files from kept fds, /proc/meminfo and /proc/stat
+// reused for hostfs.MeminfoTTL and hostfs.StatTTL, /proc/cpuinfo for
 // hostfs.CPUInfoTTL (see package hostfs for why); multi-record files such
 // as swaps and diskstats, and fixtures, are read afresh every time.
 
 // readHost returns the content of f's host file: owned by the caller, or,
-// for cpuinfo and meminfo, shared and never modified.
+// for cpuinfo, meminfo and stat, shared and never modified.
 func (s *Source) readHost(f vfiles.File) ([]byte, error) {
 	switch f {
 	case vfiles.CPUInfo:
 		return s.hostFS.CPUInfo()
 	case vfiles.Meminfo:
 		return s.hostFS.Meminfo()
+	case vfiles.Stat:
+		return s.hostFS.Stat()
 	}
 	if f.Row().SingleRecord {
 		return s.hostFS.ReadRecord(s.HostPath(f))

@@ -14,7 +14,8 @@
 //     seq_file record is kept open and read with one pread at offset 0,
 //     which regenerates it; any error drops the fd and the next read opens
 //     the path again (SingleRecord names those files);
-//   - the host's /proc/meminfo text, reused for MeminfoTTL;
+//   - the host's /proc/meminfo and /proc/stat texts, reused for MeminfoTTL
+//     and StatTTL;
 //   - the host's /proc/cpuinfo text, reused for CPUInfoTTL and read again
 //     at once when the online CPU list changes (hotplug);
 //   - the online CPU list's text, kept while the file reads the same.

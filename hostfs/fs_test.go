@@ -100,22 +100,35 @@ func TestCPUOnlineSameString(t *testing.T) {
 	}
 }
 
-// The host's /proc/meminfo is read once per MeminfoTTL of the FS's clock:
-// a read within it gets the same text, a read after it a new one.
-func TestMeminfoReusedWithinTTL(t *testing.T) {
+// The host's /proc/meminfo and /proc/stat are read once per TTL of the
+// FS's clock: a read within it gets the same text, a read after it a new
+// one.
+func TestHostTextReusedWithinTTL(t *testing.T) {
 	t.Parallel()
-	f, c := realFS(t, "")
-	a, err := f.Meminfo()
-	if err != nil || len(a) == 0 {
-		t.Fatalf("meminfo: %q, %v", a, err)
-	}
-	c.Add(MeminfoTTL - time.Nanosecond)
-	if b, _ := f.Meminfo(); &b[0] != &a[0] {
-		t.Fatal("a read within MeminfoTTL read the file again")
-	}
-	c.Add(time.Nanosecond)
-	if b, _ := f.Meminfo(); &b[0] == &a[0] {
-		t.Fatalf("a read after %v served the copy made before it", MeminfoTTL)
+	for _, tc := range []struct {
+		name string
+		read func(*FS) ([]byte, error)
+		ttl  time.Duration
+	}{
+		{"meminfo", (*FS).Meminfo, MeminfoTTL},
+		{"stat", (*FS).Stat, StatTTL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f, c := realFS(t, "")
+			a, err := tc.read(f)
+			if err != nil || len(a) == 0 {
+				t.Fatalf("%s: %q, %v", tc.name, a, err)
+			}
+			c.Add(tc.ttl - time.Nanosecond)
+			if b, _ := tc.read(f); &b[0] != &a[0] {
+				t.Fatalf("a read within %v read the file again", tc.ttl)
+			}
+			c.Add(time.Nanosecond)
+			if b, _ := tc.read(f); &b[0] == &a[0] {
+				t.Fatalf("a read after %v served the copy made before it", tc.ttl)
+			}
+		})
 	}
 }
 
