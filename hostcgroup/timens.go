@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"strconv"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // A time namespace (Linux 5.6+, CONFIG_TIME_NS) shifts CLOCK_BOOTTIME for
@@ -22,7 +24,7 @@ import (
 // /proc/uptime already includes its own.
 type timeNSState struct {
 	once   sync.Once
-	id     nsID
+	id     string // see timeNS
 	nanos  int64
 	absent bool // no ns/time: a kernel without time namespaces
 	err    error
@@ -48,14 +50,14 @@ func (v *View) BoottimeOffset(tid int) (nanos int64, ok bool, err error) {
 	if self.err != nil {
 		return 0, false, self.err
 	}
-	ns, err := statNS(v.procPath(tid, "ns/time"))
+	ns, err := timeNS(v.procPath(tid, "ns/time"))
 	if err != nil {
 		return 0, false, noProcess(err)
 	}
 	if ns == self.id {
 		return 0, false, nil
 	}
-	children, err := statNS(v.procPath(tid, "ns/time_for_children"))
+	children, err := timeNS(v.procPath(tid, "ns/time_for_children"))
 	if err != nil {
 		return 0, false, noProcess(err)
 	}
@@ -72,7 +74,7 @@ func (v *View) BoottimeOffset(tid int) (nanos int64, ok bool, err error) {
 func (v *View) selfTimeNS() *timeNSState {
 	s := &v.timeNS
 	s.once.Do(func() {
-		id, err := statNS(v.procFS + "/self/ns/time")
+		id, err := timeNS(v.procFS + "/self/ns/time")
 		if errors.Is(err, fs.ErrNotExist) {
 			s.absent = true
 			return
@@ -92,6 +94,21 @@ func (v *View) selfTimeNS() *timeNSState {
 		}
 	})
 	return s
+}
+
+// timeNS names the time namespace behind the ns link name (ProcFS/<tid>/
+// ns/time or ns/time_for_children) by the link's text, "time:[<inode>]":
+// every namespace link reads so, and equal texts are the same namespace.
+// readlink(2) stops at the link, where stat(2) follows it into nsfs at
+// twice the cost (6 against 12 us here), paid on every stat and uptime
+// read.
+func timeNS(name string) (string, error) {
+	var buf [64]byte
+	n, err := unix.Readlink(name, buf[:])
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
+	}
+	return string(buf[:n]), nil
 }
 
 func (v *View) readBoottimeOffset(tid int) (int64, error) {

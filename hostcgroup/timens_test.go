@@ -2,6 +2,7 @@ package hostcgroup
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,12 +65,14 @@ func TestBoottimeOffset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	link := func(from, to string) {
+	// ns links as procfs shows them: symlinks reading "time:[<inode>]".
+	ns := func(name string, inode int) {
 		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(procfs, to)), 0o755); err != nil {
+		p := filepath.Join(procfs, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Link(filepath.Join(procfs, from), filepath.Join(procfs, to)); err != nil {
+		if err := os.Symlink(fmt.Sprintf("time:[%d]", inode), p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -79,28 +82,28 @@ func TestBoottimeOffset(t *testing.T) {
 	}
 	write("self/mountinfo", string(mi))
 	// The daemon itself runs with a boottime offset of 10 s.
-	write("self/ns/time", "")
-	link("self/ns/time", "self/ns/time_for_children")
+	ns("self/ns/time", 1)
+	ns("self/ns/time_for_children", 1)
 	write("self/timens_offsets", "monotonic 0 0\nboottime 10 0\n")
 	// 20 shares the daemon's namespace.
-	link("self/ns/time", "20/ns/time")
-	link("self/ns/time", "20/ns/time_for_children")
+	ns("20/ns/time", 1)
+	ns("20/ns/time_for_children", 1)
 	write("20/timens_offsets", "monotonic 0 0\nboottime 10 0\n")
 	// 30 is in a container's namespace, booted an hour after the host.
-	write("30/ns/time", "")
-	link("30/ns/time", "30/ns/time_for_children")
+	ns("30/ns/time", 3)
+	ns("30/ns/time_for_children", 3)
 	write("30/timens_offsets", "monotonic 0 0\nboottime -3590 500000000\n")
 	// 40 has unshared a new one and not forked.
-	link("self/ns/time", "40/ns/time")
-	write("40/ns/time_for_children", "")
+	ns("40/ns/time", 1)
+	ns("40/ns/time_for_children", 4)
 	write("40/timens_offsets", "monotonic 0 0\nboottime -5 0\n")
 	// 50 is in a namespace of its own with a malformed file.
-	write("50/ns/time", "")
-	link("50/ns/time", "50/ns/time_for_children")
+	ns("50/ns/time", 5)
+	ns("50/ns/time_for_children", 5)
 	write("50/timens_offsets", "boottime 1\n")
 	// 60 shares 40's new namespace, which its file shows.
-	link("40/ns/time_for_children", "60/ns/time")
-	link("40/ns/time_for_children", "60/ns/time_for_children")
+	ns("60/ns/time", 4)
+	ns("60/ns/time_for_children", 4)
 	write("60/timens_offsets", "monotonic 0 0\nboottime -5 0\n")
 
 	wd, _ := os.Getwd()
