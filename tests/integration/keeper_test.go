@@ -143,7 +143,12 @@ func TestKeeperStartsLate(t *testing.T) {
 	var keeper *exec.Cmd
 	started := make(chan error, 1)
 	go func() {
-		time.Sleep(time.Second)
+		// The keeper comes once the daemon waits for it (not after a
+		// fixed delay: a slow machine may not have got the daemon there).
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(d.Log(), "waiting for the fd keeper") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		keeper = exec.Command(d.Binary, "fd-keeper", "-p", d.Pidfile)
 		started <- keeper.Start()
 	}()
@@ -156,7 +161,7 @@ func TestKeeperStartsLate(t *testing.T) {
 		keeper.Wait()
 	})
 	if err != nil {
-		t.Fatalf("a daemon started a second before its keeper: %v", err)
+		t.Fatalf("a daemon started before its keeper: %v", err)
 	}
 	for _, want := range []string{"waiting for the fd keeper", "the fd keeper keeps the new connection"} {
 		if !strings.Contains(d.Log(), want) {
