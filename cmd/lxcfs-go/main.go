@@ -134,6 +134,9 @@ func serve(o *options, logger *slog.Logger) error {
 			Cgroup:      cgTree,
 		})
 	}
+	if err := setTimerSlack(timerSlack); err != nil {
+		logger.Warn("timer slack unchanged: the Go runtime wakes more often while idle", "err", err)
+	}
 	gen, err := startGeneration(o, logger, newFS, tk, sigs)
 	if err != nil {
 		return err
