@@ -391,6 +391,9 @@ func TestReadBench(t *testing.T) {
 					r["p50_floor/ref"] = ratio(fl[ck(c)].P50us, ref[ck(c)].P50us)
 					r["ops_floor/ref"] = ratio(fl[ck(c)].OpsPerS, ref[ck(c)].OpsPerS)
 				}
+				if fu := rep.Results[f.name][tFloorU]; fu != nil {
+					r["ops_uring/ref"] = ratio(fu[ck(c)].OpsPerS, ref[ck(c)].OpsPerS)
+				}
 			}
 			rep.Ratios[f.name][ck(c)] = r
 		}
@@ -416,7 +419,7 @@ func TestReadBench(t *testing.T) {
 				Floor: fl, Attainable: !hasFloor || fl <= 1.0/3})
 		}
 		if v, ok := r["c8"]["ops_ours/ref"]; ok {
-			fl, hasFloor := r["c8"]["ops_floor/ref"]
+			fl, hasFloor := bestOpsFloor(r["c8"])
 			rep.Goals = append(rep.Goals, Goal{What: n + " ops/s ours/ref (c=8)", Value: v, Limit: 3, Met: v >= 3,
 				Floor: fl, Attainable: !hasFloor || fl >= 3})
 		}
@@ -439,7 +442,9 @@ func TestReadBench(t *testing.T) {
 			}
 			if c != 8 { // c=8 is issue 8's goal above
 				if v, ok := r[k]["ops_ours/ref"]; ok {
-					rep.Goals = append(rep.Goals, Goal{What: fmt.Sprintf("%s ops/s ours/ref (c=%d)", n, c), Value: v, Limit: 3, Met: v >= 3, Attainable: true})
+					fl, hasFloor := bestOpsFloor(r[k])
+					rep.Goals = append(rep.Goals, Goal{What: fmt.Sprintf("%s ops/s ours/ref (c=%d)", n, c), Value: v, Limit: 3, Met: v >= 3,
+						Floor: fl, Attainable: !hasFloor || fl >= 3})
 				}
 			}
 		}
@@ -632,4 +637,17 @@ func startHelperMount(t *testing.T, role string, args ...string) (string, int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// bestOpsFloor is the highest throughput a server doing no work reached
+// against the reference (over libfuse's classic loop or our io_uring loop),
+// for one concurrency's ratios: a throughput goal above it is beyond what
+// the transport itself allows on this machine. ok is false without a floor.
+func bestOpsFloor(r map[string]float64) (best float64, ok bool) {
+	for _, k := range []string{"ops_floor/ref", "ops_uring/ref"} {
+		if v, has := r[k]; has {
+			best, ok = max(best, v), true
+		}
+	}
+	return best, ok
 }
