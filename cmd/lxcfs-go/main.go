@@ -134,12 +134,14 @@ func serve(o *options, logger *slog.Logger) error {
 			Cgroup:      cgTree,
 		})
 	}
-	if err := setTimerSlack(timerSlack); err != nil {
-		logger.Warn("timer slack unchanged: the Go runtime wakes more often while idle", "err", err)
-	}
 	gen, err := startGeneration(o, logger, newFS, tk, sigs)
 	if err != nil {
 		return err
+	}
+	if tr, _ := gen.Server().Transport(); tr == "classic" {
+		if err := setTimerSlack(timerSlack); err != nil {
+			logger.Warn("timer slack unchanged: the Go runtime wakes more often while idle", "err", err)
+		}
 	}
 	met.ready(tk != nil)
 	if tk != nil {

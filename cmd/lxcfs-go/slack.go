@@ -21,6 +21,12 @@ import (
 // meminfo p50 from 116-126 to 72-77 us. Nothing in the daemon waits on a
 // timer for a reply: a request wakes its reader at once; only timeouts and
 // periodic work (the loadavg sampler, cache sweeps) may run up to 1 ms late.
+//
+// Only the classic loop gets it. On rings the same slack made one reader's
+// meminfo slower (p50 57-80 us -> 101-110 us, two runs each; why is not
+// known: perhaps a ring thread that finds its P taken then waits for
+// sysmon to free one). Ring threads wait in io_uring_enter(2), and at
+// 2,000 containers wake about half as often as the classic readers anyway.
 const timerSlack = time.Millisecond
 
 // setTimerSlack sets the timer slack of every thread of this process to d;
