@@ -311,10 +311,7 @@ func (s *Source) lastPIDFor(c *Caller, hostPID int) int {
 	if c.TID <= 0 || hostPID <= 0 {
 		return hostPID
 	}
-	if n, ok := s.view.PIDIn(hostPID, c.TID); ok {
-		return n
-	}
-	if n, ok := s.view.PIDIn(c.Init.PID, c.TID); ok {
+	if n, ok := s.view.PIDIn(c.TID, hostPID, c.Init.PID); ok {
 		return n
 	}
 	return 0

@@ -447,38 +447,54 @@ func lastField(s string) string {
 	return string(f[len(f)-1])
 }
 
-// PIDIn is thread pid (a host pid) as the pid namespace of thread reader
-// numbers it, read from the NSpid lines of /proc/<pid>/status: the entry at
-// the reader's depth. ok is false when either is gone, or pid has no number
-// there (it is outside the reader's namespace: shallower, or a process of
-// another namespace at the same depth). A pid in a namespace nested below
-// the reader's is numbered by its entry at the reader's depth, which is
-// right when the nested namespace descends from the reader's, as inside a
-// container it does.
-func (v *View) PIDIn(pid, reader int) (int, bool) {
+// PIDIn is the first of the threads pids (host pids) that the pid
+// namespace of thread reader numbers, as it numbers it, read from the
+// NSpid lines of /proc/<pid>/status: the entry at the reader's depth. ok is
+// false when the reader is gone, or none of pids has a number there (gone,
+// or outside the reader's namespace: shallower, or a process of another
+// namespace at the same depth). A pid in a namespace nested below the
+// reader's is numbered by its entry at the reader's depth, which is right
+// when the nested namespace descends from the reader's, as inside a
+// container it does. The reader's status is read once for all of pids.
+func (v *View) PIDIn(reader int, pids ...int) (int, bool) {
 	readerNS, ok := v.nspid(reader)
 	if !ok {
 		return 0, false
 	}
 	if len(readerNS) == 1 {
-		// The reader is in the namespace our /proc numbers pids in: pid
-		// is its number there, whether or not the thread still runs.
-		return pid, pid > 0
-	}
-	pidNS, ok := v.nspid(pid)
-	depth := len(readerNS) - 1
-	if !ok || len(pidNS) <= depth {
+		// The reader is in the namespace our /proc numbers pids in: a
+		// pid is its number there, whether or not the thread still runs.
+		for _, pid := range pids {
+			if pid > 0 {
+				return pid, true
+			}
+		}
 		return 0, false
 	}
-	if len(pidNS) == len(readerNS) {
-		a, err1 := v.pidNS(pid)
-		b, err2 := v.pidNS(reader)
-		if err1 != nil || err2 != nil || a != b {
-			return 0, false
+	depth := len(readerNS) - 1
+	var readerPidNS *nsID
+	for _, pid := range pids {
+		pidNS, ok := v.nspid(pid)
+		if !ok || len(pidNS) <= depth {
+			continue
+		}
+		if len(pidNS) == len(readerNS) {
+			if readerPidNS == nil {
+				b, err := v.pidNS(reader)
+				if err != nil {
+					return 0, false
+				}
+				readerPidNS = &b
+			}
+			if a, err := v.pidNS(pid); err != nil || a != *readerPidNS {
+				continue
+			}
+		}
+		if n, err := strconv.Atoi(pidNS[depth]); err == nil && n > 0 {
+			return n, true
 		}
 	}
-	n, err := strconv.Atoi(pidNS[depth])
-	return n, err == nil && n > 0
+	return 0, false
 }
 
 func (v *View) nspid(pid int) ([]string, bool) {

@@ -328,9 +328,27 @@ func TestPIDIn(t *testing.T) {
 		{999, 200, 0, false}, // gone, read from a container: unknown
 		{201, 998, 0, false}, // the reader is gone
 	} {
-		got, ok := v.PIDIn(c.pid, c.reader)
+		got, ok := v.PIDIn(c.reader, c.pid)
 		if got != c.want || ok != c.ok {
-			t.Errorf("PIDIn(%d, %d) = %d, %v; want %d, %v", c.pid, c.reader, got, ok, c.want, c.ok)
+			t.Errorf("PIDIn(%d, %d) = %d, %v; want %d, %v", c.reader, c.pid, got, ok, c.want, c.ok)
+		}
+	}
+	// Several pids: the first the reader numbers.
+	for _, c := range []struct {
+		reader int
+		pids   []int
+		want   int
+		ok     bool
+	}{
+		{200, []int{400, 201}, 5, true},  // another container's skipped
+		{200, []int{999, 200}, 1, true},  // a gone thread skipped
+		{200, []int{50, 400}, 0, false},  // none visible
+		{50, []int{0, 201}, 201, true},   // a host reader: the first pid > 0
+		{998, []int{201, 200}, 0, false}, // the reader is gone
+	} {
+		got, ok := v.PIDIn(c.reader, c.pids...)
+		if got != c.want || ok != c.ok {
+			t.Errorf("PIDIn(%d, %v) = %d, %v; want %d, %v", c.reader, c.pids, got, ok, c.want, c.ok)
 		}
 	}
 }
