@@ -24,12 +24,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/bench/internal/helpermount"
 	"github.com/lxcfs-go/lxcfs-go/bench/internal/proctree"
 	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
@@ -235,7 +235,7 @@ func TestReadBench(t *testing.T) {
 		oursArgs = append(oursArgs, "-l")
 	}
 	if *flagProfile != "" {
-		mnt, pid := startHelperMount(t, roleOurs, append([]string{*flagProfile}, oursArgs...)...)
+		mnt, pid := helpermount.Start(t, roleOurs, append([]string{*flagProfile}, oursArgs...)...)
 		targets[tOurs], pids[tOurs] = mnt, pid
 	} else {
 		d := testenv.StartDaemon(t, oursArgs...)
@@ -253,10 +253,10 @@ func TestReadBench(t *testing.T) {
 		refVersion = testenv.ReferenceVersion(t)
 	}
 	// The floor.
-	targets[tFloor], pids[tFloor] = startHelperMount(t, roleFloor)
+	targets[tFloor], pids[tFloor] = helpermount.Start(t, roleFloor)
 	if uring {
-		targets[tFloorC], pids[tFloorC] = startHelperMount(t, roleFloorClassic)
-		targets[tFloorU], pids[tFloorU] = startHelperMount(t, roleFloorURing)
+		targets[tFloorC], pids[tFloorC] = helpermount.Start(t, roleFloorClassic)
+		targets[tFloorU], pids[tFloorU] = helpermount.Start(t, roleFloorURing)
 	}
 	targets[tKernel] = ""
 
@@ -587,56 +587,6 @@ func fmtRatio(r map[string]float64, k string) string {
 func supportsLoadavg(bin string) bool {
 	out, _ := exec.Command(bin, "--help").CombinedOutput()
 	return strings.Contains(string(out), "--enable-loadavg")
-}
-
-// startHelperMount runs this binary in role on a new temporary mount point
-// and waits until it serves proc/meminfo. Cleanup stops it with SIGTERM.
-func startHelperMount(t *testing.T, role string, args ...string) (string, int) {
-	t.Helper()
-	mnt := filepath.Join(t.TempDir(), role)
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self, append([]string{role, mnt}, args...)...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		unix.Unmount(mnt, unix.MNT_DETACH)
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var st unix.Statfs_t
-		if unix.Statfs(mnt, &st) == nil && st.Type == unix.FUSE_SUPER_MAGIC {
-			if _, err := os.Stat(filepath.Join(mnt, "proc/meminfo")); err == nil {
-				return mnt, cmd.Process.Pid
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("%s exited: %v", role, err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not mount %s", role, mnt)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // bestOpsFloor is the highest throughput a server doing no work reached

@@ -15,6 +15,7 @@ import (
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/daemon"
 	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/internal/timerslack"
 	"github.com/lxcfs-go/lxcfs-go/proc"
 )
 
@@ -139,7 +140,7 @@ func serve(o *options, logger *slog.Logger) error {
 		return err
 	}
 	if tr, _ := gen.Server().Transport(); tr == "classic" {
-		if err := setTimerSlack(timerSlack); err != nil {
+		if err := timerslack.Set(timerSlack); err != nil {
 			logger.Warn("timer slack unchanged: the Go runtime wakes more often while idle", "err", err)
 		}
 	}

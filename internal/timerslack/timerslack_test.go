@@ -1,4 +1,4 @@
-package main
+package timerslack
 
 import (
 	"os"
@@ -38,7 +38,7 @@ func TestSetTimerSlack(t *testing.T) {
 		t.Skip("setting other threads' timer slack needs CAP_SYS_NICE")
 	}
 	const d = 3 * time.Millisecond
-	if err := setTimerSlack(d); err != nil {
+	if err := Set(d); err != nil {
 		t.Fatal(err)
 	}
 	before := threadSlacks(t)
