@@ -184,9 +184,11 @@ func TestV2VM(t *testing.T) {
 	}
 	for _, p := range run.Pokes {
 		// A newline on a serial input nothing reads can only wake the
-		// guest's kernel: a guest that printed again after it had lost a
-		// wake-up of the emulated machine, not hung in our code.
-		logf("the guest was silent for %v and poked at %v; printed again after it: %v", pokeAfter, p.At.Round(time.Second), p.Resumed)
+		// guest's kernel: a guest that printed again at once had been
+		// waiting for a wake-up of the emulated machine, not hung in our
+		// code.
+		logf("the guest was silent for %v and poked at %v; printed again after it: %v (%v later)",
+			pokeAfter, p.At.Round(time.Second), p.Resumed, p.After.Round(time.Millisecond))
 	}
 	for _, e := range run.BadLines {
 		t.Errorf("malformed guest record: %v", e)

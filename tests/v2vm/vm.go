@@ -264,9 +264,10 @@ type vmRun struct {
 //
 // A guest that falls silent is poked: after pokeAfter without a console
 // line, one newline is written to its serial input. Nothing in the guest
-// reads that input, so if lines follow, the guest was stuck in its kernel
-// (a lost timer wake-up of the emulated machine), not in our code; the poke
-// is recorded (vmRun.Pokes). When the time limit passes, the guest is sent
+// reads that input, so lines that follow at once say the guest was stuck in
+// its kernel (waiting for a wake-up of the emulated machine that did not
+// come), not in our code; the poke and how soon the guest printed after it
+// are recorded (vmRun.Pokes). When the time limit passes, the guest is sent
 // an NMI (over QMP, spec.QMP), which its kernel turns into a panic that
 // prints every task's stack (the kernel command line's unknown_nmi_panic
 // and panic_print); qemu is killed by its PID nmiGrace later if still
@@ -351,6 +352,7 @@ const (
 type poke struct {
 	At      time.Duration // since qemu started
 	Resumed bool          // a console line followed
+	After   time.Duration // how soon it did
 }
 
 // watch follows the run until the console closes (done): it pokes a
@@ -373,8 +375,9 @@ func (r *vmRun) watch(spec vmSpec, stdin io.Writer, lines, sawDone, done <-chan 
 			time.AfterFunc(10*time.Second, kill)
 		case <-lines:
 			if n := len(r.Pokes); n > 0 && !r.Pokes[n-1].Resumed {
-				r.Pokes[n-1].Resumed = true
-				spec.Logf("the guest printed again after the poke at %v", r.Pokes[n-1].At.Round(time.Second))
+				p := &r.Pokes[n-1]
+				p.Resumed, p.After = true, time.Since(start)-p.At
+				spec.Logf("the guest printed again %v after the poke at %v", p.After.Round(time.Millisecond), p.At.Round(time.Second))
 			}
 			silence.Reset(pokeAfter)
 		case <-silence.C:
