@@ -9,7 +9,7 @@ import "time"
 // in a system call, and the runtime's sysmon thread polls every 20 us until
 // every P is idle or it takes the P back, 10 ms later: about 60 wake-ups
 // after every burst of requests, whatever the daemon does. At 1 ms of slack
-// those polls coalesce to about 10. Measured on our 2-CPU VM (bench/README):
+// each of those sleeps lasts about 1 ms, so about 10 remain. Measured on our 2-CPU VM (bench/README):
 // at 300 containers the daemon's CPU fell from 1.73-1.77x lxcfs's to
 // 1.00-1.03x and its wake-ups from 2,600 to 1,100 a second; one reader's
 // meminfo p50 from 116-126 to 72-77 us. Nothing in the daemon waits on a
