@@ -222,6 +222,9 @@ type vmSpec struct {
 	// QMP is the path of qemu's QMP socket, for the NMI at the time
 	// limit; none when empty.
 	QMP string
+	// PokeAfter is how long the guest may be silent before it is poked
+	// (0: pokeAfter).
+	PokeAfter time.Duration
 }
 
 // qemuArgs is the command line; also written to run-qemu.sh for debugging.
@@ -254,6 +257,9 @@ type vmRun struct {
 	TimedOut                    bool
 	// Pokes are the times the guest fell silent and was poked.
 	Pokes []poke
+	// Frozen: the guest printed nothing for pokeAfter after a poke either;
+	// it was sent the NMI then, not at the time limit.
+	Frozen bool
 	// Err is qemu's exit error, if any.
 	Err error
 }
@@ -360,9 +366,13 @@ type poke struct {
 // after DONE (sawDone) or when the limit and the NMI's grace have passed.
 // It reports whether the limit passed before DONE.
 func (r *vmRun) watch(spec vmSpec, stdin io.Writer, lines, sawDone, done <-chan struct{}, start time.Time, kill func()) (timedOut bool) {
+	quiet := spec.PokeAfter
+	if quiet <= 0 {
+		quiet = pokeAfter
+	}
 	limit := time.NewTimer(spec.Timeout)
 	defer limit.Stop()
-	silence := time.NewTimer(pokeAfter)
+	silence := time.NewTimer(quiet)
 	defer silence.Stop()
 	for {
 		select {
@@ -374,18 +384,39 @@ func (r *vmRun) watch(spec vmSpec, stdin io.Writer, lines, sawDone, done <-chan 
 			sawDone = nil
 			time.AfterFunc(10*time.Second, kill)
 		case <-lines:
+			if r.Frozen {
+				continue // the NMI's dump
+			}
 			if n := len(r.Pokes); n > 0 && !r.Pokes[n-1].Resumed {
 				p := &r.Pokes[n-1]
 				p.Resumed, p.After = true, time.Since(start)-p.At
 				spec.Logf("the guest printed again %v after the poke at %v", p.After.Round(time.Millisecond), p.At.Round(time.Second))
 			}
-			silence.Reset(pokeAfter)
+			silence.Reset(quiet)
 		case <-silence.C:
+			if r.Frozen {
+				continue
+			}
 			at := time.Since(start)
+			if n := len(r.Pokes); n > 0 && !r.Pokes[n-1].Resumed && sawDone != nil {
+				// Silent since the last poke as well: the guest is
+				// frozen. Its tasks' stacks, then qemu's end.
+				r.Frozen, timedOut = true, true
+				err := injectNMI(spec.QMP)
+				spec.Logf("the guest printed nothing for %v after the poke either: frozen; sent it an NMI for a dump of its tasks (err %v)", quiet, err)
+				if err != nil {
+					kill()
+				} else {
+					time.AfterFunc(nmiGrace, kill)
+				}
+				limit.Stop()
+				silence.Stop()
+				continue
+			}
 			r.Pokes = append(r.Pokes, poke{At: at})
 			_, err := io.WriteString(stdin, "\n")
-			spec.Logf("the guest printed nothing for %v: poked its serial input at %v (err %v)", pokeAfter, at.Round(time.Second), err)
-			silence.Reset(pokeAfter)
+			spec.Logf("the guest printed nothing for %v: poked its serial input at %v (err %v)", quiet, at.Round(time.Second), err)
+			silence.Reset(quiet)
 		case <-limit.C:
 			if sawDone == nil {
 				continue // DONE came; qemu is being stopped
