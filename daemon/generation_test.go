@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
 
 // syncBuffer is a log destination tests read while the daemon writes.
@@ -103,7 +104,7 @@ func TestNoKeeper(t *testing.T) {
 // TestStartFresh: with nobody keeping a connection, Start mounts, tells
 // Mounted the mount's device, serves; Stop unmounts.
 func TestStartFresh(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 	var log syncBuffer
 	o := testOptions(t, HolderNone, &log)
 	var mounted string
@@ -134,7 +135,7 @@ func TestStartFresh(t *testing.T) {
 // table from the holder and serves the same mount, with the next handle
 // epoch. Stop releases the holder and unmounts.
 func TestResumeFromHolder(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 	var log syncBuffer
 	o := testOptions(t, HolderProcess, &log)
 	g1, err := Start(o)

@@ -2,12 +2,12 @@ package daemon
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/lxcfs-go/lxcfs-go/fs"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
@@ -27,18 +27,6 @@ func newFS(epoch uint16) *fs.FS {
 	return fs.New(fs.Options{Content: fakeContent{}, HandleEpoch: epoch})
 }
 
-func requireFUSE(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount FUSE")
-	}
-	fd, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("needs /dev/fuse: %v", err)
-	}
-	fd.Close()
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -50,7 +38,7 @@ func must(t *testing.T, err error) {
 // it unless the test has already.
 func mountFS(t *testing.T) (string, *fs.Server) {
 	t.Helper()
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 	mnt := t.TempDir()
 	srv, err := Mount(mnt, newFS(1), MountOptions{})
 	if err != nil {

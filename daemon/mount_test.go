@@ -11,10 +11,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/fs"
+	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
 
 func TestMountpointChecks(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 	file := filepath.Join(t.TempDir(), "file")
 	must(t, os.WriteFile(file, nil, 0o644))
 	if _, err := Mount(file, newFS(1), MountOptions{}); err == nil || !strings.Contains(err.Error(), "not a directory") {
@@ -105,7 +106,7 @@ func TestConnEnded(t *testing.T) {
 // nothing mounted. enable_uring is left as it is: fs's tests and the
 // integration tests set it, and test binaries run at the same time.
 func TestMountFailureUnmounts(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 	if fs.URingAvailability() == "" {
 		t.Skip("the kernel permits FUSE over io_uring: a --fuse-uring=on mount would not fail")
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lxcfs-go/lxcfs-go/content"
 	"github.com/lxcfs-go/lxcfs-go/proc"
+	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
@@ -48,18 +49,6 @@ func (f *fakeContent) CPUView(tid int) (proc.CPUView, error) { return f.view, ni
 
 // SizeHint is one page above the fake content, as the real one is.
 func (f *fakeContent) SizeHint(file vfiles.File) uint64 { return 8192 }
-
-func requireFUSE(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount FUSE")
-	}
-	fd, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("needs /dev/fuse: %v", err)
-	}
-	fd.Close()
-}
 
 // fakeSys makes a small host sysfs: cpu0..cpu3, each with a topology file,
 // cpu0 without an online file (as on x86), and a symlink.
@@ -107,7 +96,7 @@ func mountFS(t *testing.T, f *FS) (string, *Server) {
 // requests). A cleanup unmounts it unless the test has already.
 func mountWith(t *testing.T, f *FS, opts ServerOptions) (string, *Server) {
 	t.Helper()
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 	mnt := t.TempDir()
 	opts.Debug = os.Getenv("FUSE_DEBUG") != ""
 	srv, err := testMount(mnt, f, opts)

@@ -6,13 +6,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
 
 // withURing sets enable_uring to v for the test and puts back the value it
 // found, whatever happens. It skips where the kernel has no such knob.
 func withURing(t *testing.T, v string) {
 	t.Helper()
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 	b, err := os.ReadFile(URingParam)
 	if err != nil {
 		t.Skipf("no FUSE over io_uring here: %v", err)

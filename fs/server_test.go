@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 	"github.com/lxcfs-go/lxcfs-go/vfiles"
 )
 
@@ -50,7 +51,7 @@ func rawRead(path string) error {
 // loop's property: on rings a READ is served inline by its CPU's thread, and
 // only the operations that may block (mayBlock) leave it.
 func TestSlowRequestsHoldUpNothing(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 	stuck := int(maxReaders) - 1
 	c := &blockingContent{entered: make(chan struct{}, stuck), release: make(chan struct{})}
 	mnt, srv := mountWith(t, New(Options{Content: c, SysFS: fakeSys(t)}), ServerOptions{URing: URingOff})

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxcfs-go/lxcfs-go/hostfs"
+	"github.com/lxcfs-go/lxcfs-go/tests/testenv"
 )
 
 // Tests of the subcommands a pod runs instead of a distribution's tools:
@@ -92,18 +93,6 @@ func (f *uptimeFile) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte
 	return fuse.ReadResultData(data[off:]), 0
 }
 
-func requireFUSE(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount FUSE")
-	}
-	fd, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("needs /dev/fuse: %v", err)
-	}
-	fd.Close()
-}
-
 // mountUptime mounts an uptimeFS on dir; it is unmounted at cleanup, after
 // block (if any) is closed so that no read stays stuck.
 func mountUptime(t *testing.T, dir string, block chan struct{}) *fuse.Server {
@@ -144,7 +133,7 @@ func readyCheck(t *testing.T, mnt string, timeout time.Duration) error {
 }
 
 func TestReady(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 
 	live := t.TempDir()
 	mountUptime(t, live, nil)
@@ -174,7 +163,7 @@ func TestReady(t *testing.T) {
 }
 
 func TestReadyDeadConnection(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 	// A FUSE mount whose daemon is gone: mounted on a /dev/fuse fd that is
 	// then closed unserved, so every request fails with ENOTCONN.
 	dir := t.TempDir()
@@ -202,7 +191,7 @@ func TestReadyDeadConnection(t *testing.T) {
 }
 
 func TestUnmount(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireMountAndCgroups(t)
 	// What a pod has: the hostPath volume (here a tmpfs) and the daemon's
 	// FUSE mount on top.
 	dir := t.TempDir()
