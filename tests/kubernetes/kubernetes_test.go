@@ -361,27 +361,10 @@ func buildImages(t *testing.T, dir string) []string {
 }
 
 // readerPod binds the daemon's proc/meminfo over the pod's /proc/meminfo,
-// as example-pod.yaml does, and reads it every 20 ms.
+// as example-pod.yaml does, and reads it every 20 ms: injectedReaderPod with
+// the volume the webhook would add.
 func readerPod(name, meminfo string) string {
-	return `apiVersion: v1
-kind: Pod
-metadata:
-  name: ` + name + `
-  namespace: default
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: reader
-      image: ` + readerImage + `
-      imagePullPolicy: Never
-      command: ["/reader", "-file", "/proc/meminfo", "-interval", "20ms"]
-      resources:
-        requests:
-          cpu: 50m
-          memory: 192Mi
-        limits:
-          memory: 192Mi
-      volumeMounts:
+	return injectedReaderPod(name, "default") + `      volumeMounts:
         - name: lxcfs-go-proc-meminfo
           mountPath: /proc/meminfo
           readOnly: true

@@ -97,7 +97,9 @@ spec:
 `
 }
 
-// injectedReaderPod is readerPod without volumes: the webhook adds them.
+// injectedReaderPod is a pod that reads /proc/meminfo every 20 ms under a
+// 192Mi limit, with no volumes: the webhook adds them (readerPod adds them
+// itself).
 func injectedReaderPod(name, namespace string) string {
 	return `apiVersion: v1
 kind: Pod
